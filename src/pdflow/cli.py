@@ -1,0 +1,452 @@
+"""The ``pdflow`` command: parses options, calls the API, reports the outcome.
+
+``main`` owns error handling and exit codes; everything beneath raises.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import subprocess
+import sys
+import time
+import traceback
+import urllib.request
+import warnings
+from pathlib import Path
+from typing import Annotated, Any
+
+import click
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from pdflow import api, data, scoring, tracking, training
+from pdflow.errors import ConfigError, ExitCode, PdflowError
+
+app = typer.Typer(
+    help="Build, track, register and promote probability-of-default models on MLflow.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+data_app = typer.Typer(help="Write sample loan data.", no_args_is_help=True)
+models_app = typer.Typer(help="Inspect registered models.", no_args_is_help=True)
+app.add_typer(data_app, name="data")
+app.add_typer(models_app, name="models")
+
+out = Console()
+err = Console(stderr=True)
+
+# Options shared by several commands, defined once.
+TrackingUri = Annotated[
+    str | None,
+    typer.Option(
+        "--tracking-uri",
+        help="MLflow store [default: $MLFLOW_TRACKING_URI or sqlite:///mlflow.db]",
+    ),
+]
+Data = Annotated[
+    str, typer.Option("--data", help="german, synthetic, or a CSV/Parquet path.")
+]
+Target = Annotated[str | None, typer.Option("--target", help="Default flag column.")]
+Positive = Annotated[
+    str | None, typer.Option("--positive", help="Target value meaning default.")
+]
+Rows = Annotated[int, typer.Option("--rows", help="Rows of synthetic data.")]
+Seed = Annotated[int, typer.Option("--seed", help="Seed of data, split and model.")]
+Drop = Annotated[
+    str | None,
+    typer.Option("--drop", help="Comma-separated columns to leave out (ids)."),
+]
+Model = Annotated[str, typer.Option("--model", help="Model family.")]
+TestSize = Annotated[
+    float, typer.Option("--test-size", help="Held-out share, in (0, 1).")
+]
+Threshold = Annotated[
+    float, typer.Option("--threshold", help="PD cut-off for accuracy and F1.")
+]
+Experiment = Annotated[str, typer.Option("--experiment", help="MLflow experiment.")]
+ModelName = Annotated[str, typer.Option("--model-name", help="Registered model name.")]
+Promote = Annotated[
+    bool,
+    typer.Option("--promote", help="Promote to Production if it beats the champion."),
+]
+AsJson = Annotated[
+    bool, typer.Option("--json", help="Print one JSON object on stdout.")
+]
+
+
+@app.callback()
+def _root(
+    verbose: Annotated[int, typer.Option("-v", "--verbose", count=True)] = 0,
+    quiet: Annotated[bool, typer.Option("-q", "--quiet")] = False,
+) -> None:
+    """Build, track, register and promote probability-of-default models on MLflow.
+
+    Add --traceback anywhere to see the full traceback of an error.
+    """
+    level = logging.WARNING if not verbose else logging.INFO
+    if quiet:
+        level = logging.ERROR
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    # MLflow's own INFO chatter and stage deprecations stay out of the way
+    # unless asked for: pdflow uses stages knowingly, alongside aliases.
+    logging.getLogger("mlflow").setLevel(logging.INFO if verbose > 1 else logging.ERROR)
+    if verbose < 2:
+        warnings.filterwarnings("ignore", category=FutureWarning)
+        warnings.filterwarnings("ignore", category=UserWarning, module="mlflow")
+
+
+@data_app.command("synthetic")
+def data_synthetic(
+    out_file: Annotated[
+        Path, typer.Option("--out", help="CSV or Parquet file to write.")
+    ],
+    rows: Rows = 10_000,
+    seed: Seed = 42,
+) -> None:
+    """Write loan-like sample data made with make_classification."""
+    if out_file.suffix.lower() not in (".csv", ".parquet", ".pq"):
+        raise ConfigError(f"--out '{out_file}' must end in .csv or .parquet")
+    frame = data.make_synthetic(rows, seed=seed)
+    out_file.parent.mkdir(parents=True, exist_ok=True)
+    if out_file.suffix.lower() == ".csv":
+        frame.to_csv(out_file, index=False)
+    else:
+        frame.to_parquet(out_file, index=False)
+    out.print(
+        f"wrote {len(frame)} loans ({frame['default'].mean():.1%} defaults) "
+        f"to {out_file}"
+    )
+
+
+@app.command()
+def train(
+    data_source: Data = "german",
+    target: Target = None,
+    positive: Positive = None,
+    rows: Rows = 10_000,
+    seed: Seed = 42,
+    drop: Drop = None,
+    model: Model = "rf",
+    n_estimators: Annotated[int | None, typer.Option(help="Trees (rf).")] = None,
+    max_depth: Annotated[int | None, typer.Option(help="Tree depth (rf).")] = None,
+    min_samples_leaf: Annotated[
+        int | None, typer.Option(help="Leaf size (rf).")
+    ] = None,
+    test_size: TestSize = 0.25,
+    threshold: Threshold = 0.5,
+    experiment: Experiment = tracking.DEFAULT_EXPERIMENT,
+    model_name: ModelName = training.DEFAULT_MODEL_NAME,
+    tracking_uri: TrackingUri = None,
+    promote: Promote = False,
+    as_json: AsJson = False,
+) -> None:
+    """Train a PD model, log it to MLflow and register a new version."""
+    params = {
+        "n_estimators": n_estimators,
+        "max_depth": max_depth,
+        "min_samples_leaf": min_samples_leaf,
+    }
+    result = training.train(
+        data_source,
+        target=target,
+        positive=positive,
+        rows=rows,
+        seed=seed,
+        drop=_split_list(drop),
+        model=model,
+        params=params,
+        test_size=test_size,
+        threshold=threshold,
+        experiment=experiment,
+        model_name=model_name,
+        tracking_uri=tracking_uri,
+        promote=promote,
+    )
+    _report(result, as_json)
+
+
+@app.command()
+def tune(
+    data_source: Data = "german",
+    target: Target = None,
+    positive: Positive = None,
+    rows: Rows = 10_000,
+    seed: Seed = 42,
+    drop: Drop = None,
+    model: Model = "rf",
+    grid: Annotated[
+        str | None, typer.Option(help="Grid as inline JSON or a JSON file path.")
+    ] = None,
+    cv: Annotated[int, typer.Option(help="Cross-validation folds.")] = 5,
+    test_size: TestSize = 0.25,
+    threshold: Threshold = 0.5,
+    experiment: Experiment = tracking.DEFAULT_EXPERIMENT,
+    model_name: ModelName = training.DEFAULT_MODEL_NAME,
+    tracking_uri: TrackingUri = None,
+    promote: Promote = False,
+    as_json: AsJson = False,
+) -> None:
+    """Grid-search hyperparameters (ROC AUC), then log and register the best."""
+    result = training.tune(
+        data_source,
+        target=target,
+        positive=positive,
+        rows=rows,
+        seed=seed,
+        drop=_split_list(drop),
+        model=model,
+        grid=_parse_grid(grid),
+        cv=cv,
+        test_size=test_size,
+        threshold=threshold,
+        experiment=experiment,
+        model_name=model_name,
+        tracking_uri=tracking_uri,
+        promote=promote,
+    )
+    _report(result, as_json)
+
+
+@app.command()
+def predict(
+    model_uri: Annotated[
+        str, typer.Option("--model-uri", help="e.g. models:/pd_model_v1/latest")
+    ],
+    input_file: Annotated[
+        Path, typer.Option("--input", help="CSV or Parquet of loans.")
+    ],
+    output: Annotated[Path, typer.Option("--output", help="CSV or Parquet to write.")],
+    tracking_uri: TrackingUri = None,
+) -> None:
+    """Score loans: write the input rows with a `pd` column."""
+    result = scoring.predict(model_uri, input_file, output, tracking_uri=tracking_uri)
+    out.print(
+        f"scored {result.rows} loans with {result.model_uri} "
+        f"(mean PD {result.mean_pd:.4f}) -> {result.output}"
+    )
+
+
+@app.command()
+def promote(
+    version: Annotated[str, typer.Option("--version", help="Version number.")],
+    model_name: ModelName = training.DEFAULT_MODEL_NAME,
+    stage: Annotated[
+        str | None, typer.Option(help="Staging, Production, Archived or None.")
+    ] = None,
+    alias: Annotated[
+        str | None, typer.Option(help="Alias to point at the version.")
+    ] = None,
+    reason: Annotated[str, typer.Option(help="Why, kept with the version.")] = "",
+    tracking_uri: TrackingUri = None,
+) -> None:
+    """Move a model version to a stage and/or give it an alias."""
+    done = api.promote(
+        model_name,
+        version,
+        stage=stage,
+        alias=alias,
+        reason=reason,
+        tracking_uri=tracking_uri,
+    )
+    moved = []
+    if done.stage:
+        moved.append(f"stage {done.from_stage} -> {done.stage}")
+    if done.alias:
+        moved.append(f"alias @{done.alias}")
+    if done.archived:
+        moved.append(f"archived version(s) {', '.join(done.archived)}")
+    out.print(
+        f"{done.model_name} version {done.version}: {'; '.join(moved)} (by {done.by})"
+    )
+
+
+@models_app.command("list")
+def models_list(
+    model_name: ModelName = training.DEFAULT_MODEL_NAME,
+    tracking_uri: TrackingUri = None,
+    as_json: AsJson = False,
+) -> None:
+    """Show a registered model's versions with stage, aliases and key metrics."""
+    rows = api.list_versions(model_name, tracking_uri=tracking_uri)
+    if as_json:
+        print(json.dumps(rows, indent=2))
+        return
+    table = Table(title=f"{model_name}")
+    for column in (
+        "version",
+        "stage",
+        "aliases",
+        "roc_auc",
+        "gini",
+        "ks",
+        "brier",
+        "created",
+        "run_id",
+    ):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(
+            *[
+                _cell(row[c])
+                for c in (
+                    "version",
+                    "stage",
+                    "aliases",
+                    "roc_auc",
+                    "gini",
+                    "ks",
+                    "brier",
+                    "created",
+                    "run_id",
+                )
+            ]
+        )
+    out.print(table)
+
+
+@app.command()
+def ui(
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 5000,
+    host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
+    tracking_uri: TrackingUri = None,
+) -> None:
+    """Start MLflow's UI over the same store (Ctrl-C stops it)."""
+    uri = tracking.resolve_tracking_uri(tracking_uri)
+    if uri.startswith(("http://", "https://")):
+        raise ConfigError(f"{uri} is a tracking server: open it in a browser instead")
+    tracking.connect(uri)  # creates the schema once, under the lock
+    # MLflow starts its web server by the bare name 'uvicorn'; make sure the
+    # one beside this Python is found, whatever PATH says.
+    env = dict(os.environ)
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    command = [
+        sys.executable,
+        "-m",
+        "mlflow",
+        "server",
+        "--backend-store-uri",
+        uri,
+        "--host",
+        host,
+        "--port",
+        str(port),
+        "--workers",
+        "1",
+    ]
+    process = subprocess.Popen(command, env=env)
+    url = f"http://{host}:{port}"
+    try:
+        if _wait_until_up(f"{url}/health", process):
+            err.print(f"MLflow UI on {url} (store {uri}); Ctrl-C stops it")
+        code = process.wait()
+    except KeyboardInterrupt:
+        process.terminate()
+        code = process.wait(timeout=30)
+    if code not in (0, -15):
+        raise PdflowError(f"MLflow's server exited with status {code}")
+
+
+def _wait_until_up(url: str, process: subprocess.Popen, timeout: float = 120) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return True
+        except OSError:
+            time.sleep(0.5)
+    return False
+
+
+def _report(result: training.TrainResult, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(result.to_dict(), default=str))
+        return
+    table = Table(show_header=False, box=None)
+    for key in ("run_id", "experiment", "model_uri", "data_digest"):
+        table.add_row(key, str(getattr(result, key)))
+    if result.best_params is not None:
+        table.add_row("best_params", json.dumps(result.best_params, default=str))
+        table.add_row("best_cv_roc_auc", f"{result.best_cv_roc_auc:.4f}")
+    for name, value in result.metrics.items():
+        table.add_row(name, f"{value:.4f}")
+    out.print(f"[bold]{result.model_name}[/] version {result.model_version} registered")
+    out.print(table)
+    if result.promotion_message:
+        out.print(result.promotion_message)
+
+
+def _parse_grid(grid: str | None) -> dict[str, Any] | None:
+    if grid is None:
+        return None
+    text = grid
+    if not grid.lstrip().startswith("{"):
+        path = Path(grid)
+        if not path.is_file():
+            raise ConfigError(f"--grid '{grid}' is neither inline JSON nor a JSON file")
+        text = path.read_text()
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"--grid is not valid JSON: {exc}") from None
+
+
+def _split_list(value: str | None) -> list[str] | None:
+    return [v.strip() for v in value.split(",") if v.strip()] if value else None
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.4f}"
+    if isinstance(value, list):
+        return ", ".join(f"@{v}" for v in value) or "-"
+    return str(value)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; return (and exit with) its status."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # --traceback may stand anywhere on the line; it only changes error output.
+    show_traceback = "--traceback" in argv
+    argv = [a for a in argv if a != "--traceback"]
+    command = typer.main.get_command(app)
+    try:
+        command.main(args=argv, prog_name="pdflow", standalone_mode=False)
+        code = ExitCode.OK
+    except PdflowError as exc:
+        _fail(str(exc), show_traceback)
+        code = exc.exit_code
+    except click.exceptions.Abort:
+        err.print("pdflow: aborted")
+        code = ExitCode.ERROR
+    except click.ClickException as exc:
+        exc.show()
+        code = ExitCode.USAGE
+    except click.exceptions.Exit as exc:
+        code = exc.exit_code
+    except KeyboardInterrupt:
+        err.print("pdflow: interrupted")
+        code = 130
+    except Exception as exc:  # unexpected: still one line unless asked
+        _fail(
+            f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}",
+            show_traceback,
+        )
+        code = ExitCode.ERROR
+    return int(code)
+
+
+def _fail(message: str, show_traceback: bool) -> None:
+    if show_traceback:
+        traceback.print_exc()
+    sys.stderr.write(f"pdflow: error: {message}\n")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

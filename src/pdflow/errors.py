@@ -1,0 +1,38 @@
+"""The exceptions pdflow raises and the exit codes the CLI maps them to."""
+
+from __future__ import annotations
+
+import enum
+
+
+class ExitCode(enum.IntEnum):
+    """Exit statuses of the ``pdflow`` command."""
+
+    OK = 0
+    ERROR = 1
+    USAGE = 2
+    BLOCKED = 3
+
+
+class PdflowError(Exception):
+    """Base of every error pdflow raises on purpose; its message is one line."""
+
+    exit_code = ExitCode.ERROR
+
+
+class DataError(PdflowError):
+    """The loan data cannot be used: missing file, bad target, too few rows."""
+
+
+class ConfigError(PdflowError):
+    """An option, a hyperparameter or a grid is not valid."""
+
+    exit_code = ExitCode.USAGE
+
+
+class RegistryError(PdflowError):
+    """A registered model or version does not exist or cannot be changed."""
+
+
+class TrackingError(PdflowError):
+    """The tracking store cannot be reached or refused a request."""

@@ -1,0 +1,244 @@
+"""The model registry: versions, stages, aliases and the record of promotions."""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import warnings
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+
+import mlflow
+from mlflow.entities.model_registry import ModelVersion
+from mlflow.exceptions import MlflowException
+from mlflow.tracking import MlflowClient
+
+from pdflow.errors import ConfigError, RegistryError
+from pdflow.tracking import store_lock
+
+STAGES = ("Staging", "Production", "Archived", "None")
+CHAMPION = "champion"
+KEY_METRICS = ("roc_auc", "gini", "ks", "brier")
+HISTORY_TAG = "pdflow.promotion_history"
+# Tag values are capped by the store; keep the newest entries that fit.
+_HISTORY_LIMIT = 4000
+
+
+@dataclass
+class Promotion:
+    """What one promotion did, as recorded on the model version."""
+
+    model_name: str
+    version: str
+    stage: str | None
+    alias: str | None
+    from_stage: str
+    by: str
+    at: str
+    reason: str
+    archived: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def current_user() -> str:
+    """Who is acting: the tracking server's user name if set, else the OS login."""
+    return os.environ.get("MLFLOW_TRACKING_USERNAME") or getpass.getuser()
+
+
+def register(
+    client: MlflowClient,
+    model_uri: str,
+    name: str,
+    *,
+    run_id: str,
+    tags: dict[str, str],
+    description: str = "",
+) -> ModelVersion:
+    """Register ``model_uri`` as a new version of ``name`` (created if new)."""
+    with store_lock(client.tracking_uri):
+        try:
+            client.create_registered_model(name)
+        except MlflowException as exc:
+            if exc.error_code != "RESOURCE_ALREADY_EXISTS":
+                raise
+        return client.create_model_version(
+            name, model_uri, run_id=run_id, tags=tags, description=description
+        )
+
+
+def get_version(client: MlflowClient, name: str, version: str | int) -> ModelVersion:
+    """A model version, or a RegistryError naming what does not exist."""
+    try:
+        client.get_registered_model(name)
+    except MlflowException:
+        raise RegistryError(f"registered model '{name}' does not exist") from None
+    try:
+        return client.get_model_version(name, str(version))
+    except MlflowException:
+        raise RegistryError(f"model '{name}' has no version '{version}'") from None
+
+
+def production_version(client: MlflowClient, name: str) -> ModelVersion | None:
+    """The version of ``name`` in Production, or None."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        found = client.get_latest_versions(name, stages=["Production"])
+    return found[0] if found else None
+
+
+def promote(
+    client: MlflowClient,
+    name: str,
+    version: str | int,
+    *,
+    stage: str | None = None,
+    alias: str | None = None,
+    reason: str = "",
+) -> Promotion:
+    """Move a version to a stage and/or point an alias at it, and record why.
+
+    Moving a version to Production archives the version there before and
+    points the ``champion`` alias at the new one; a version that leaves
+    Production loses ``champion``. The record (who, when, from which stage,
+    why) is kept in the version's tags.
+    """
+    if stage is None and alias is None:
+        raise ConfigError("give --stage, --alias or both")
+    if stage is not None and stage not in STAGES:
+        raise ConfigError(
+            f"unknown stage '{stage}', expected one of: {', '.join(STAGES)}"
+        )
+    if alias == CHAMPION and stage != "Production":
+        raise ConfigError(
+            "the 'champion' alias follows the Production stage; use --stage Production"
+        )
+    if alias is not None and (
+        not alias or alias.lower() == "latest" or alias.isdigit()
+    ):
+        raise ConfigError(f"invalid alias '{alias}': use letters, digits, '_' or '-'")
+
+    with store_lock(client.tracking_uri):
+        mv = get_version(client, name, version)
+        record = Promotion(
+            model_name=name,
+            version=str(mv.version),
+            stage=stage,
+            alias=alias,
+            from_stage=mv.current_stage,
+            by=current_user(),
+            at=datetime.now(UTC).isoformat(timespec="seconds"),
+            reason=reason,
+        )
+        if stage is not None:
+            record.archived = _move_stage(client, mv, stage)
+        if alias is not None:
+            client.set_registered_model_alias(name, alias, mv.version)
+        _record(client, mv, record)
+    return record
+
+
+def _move_stage(client: MlflowClient, mv: ModelVersion, stage: str) -> list[str]:
+    name = mv.name
+    before = production_version(client, name) if stage == "Production" else None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        client.transition_model_version_stage(
+            name, mv.version, stage, archive_existing_versions=(stage == "Production")
+        )
+    if stage == "Production":
+        client.set_registered_model_alias(name, CHAMPION, mv.version)
+        if before is not None and before.version != mv.version:
+            client.set_model_version_tag(
+                name, before.version, "pdflow.archived_by", f"version {mv.version}"
+            )
+            return [str(before.version)]
+        return []
+    aliases = client.get_registered_model(name).aliases
+    if aliases.get(CHAMPION) == str(mv.version):
+        client.delete_registered_model_alias(name, CHAMPION)
+    return []
+
+
+def _record(client: MlflowClient, mv: ModelVersion, record: Promotion) -> None:
+    tags = dict(client.get_model_version(mv.name, mv.version).tags)
+    history = json.loads(tags.get(HISTORY_TAG, "[]"))
+    history.append(
+        {
+            k: v
+            for k, v in record.to_dict().items()
+            if k not in ("model_name", "version")
+        }
+    )
+    while len(json.dumps(history)) > _HISTORY_LIMIT and len(history) > 1:
+        history.pop(0)
+    values = {
+        "pdflow.promoted_by": record.by,
+        "pdflow.promoted_at": record.at,
+        "pdflow.promoted_from": record.from_stage,
+        "pdflow.promotion_reason": record.reason or "(none given)",
+        HISTORY_TAG: json.dumps(history),
+    }
+    for key, value in values.items():
+        client.set_model_version_tag(mv.name, mv.version, key, value)
+
+
+def list_versions(client: MlflowClient, name: str) -> list[dict]:
+    """Every version of ``name``, newest first, with stage, aliases and metrics."""
+    try:
+        model = client.get_registered_model(name)
+    except MlflowException:
+        raise RegistryError(f"registered model '{name}' does not exist") from None
+    by_version: dict[str, list[str]] = {}
+    for alias, version in model.aliases.items():
+        by_version.setdefault(str(version), []).append(alias)
+    rows = []
+    for mv in client.search_model_versions(f"name = '{name}'"):
+        rows.append(
+            {
+                "version": int(mv.version),
+                "stage": mv.current_stage,
+                "aliases": sorted(by_version.get(str(mv.version), [])),
+                "run_id": mv.run_id,
+                "created": datetime.fromtimestamp(
+                    mv.creation_timestamp / 1000, UTC
+                ).isoformat(timespec="seconds"),
+                **{m: _float(mv.tags.get(m)) for m in KEY_METRICS},
+            }
+        )
+    return sorted(rows, key=lambda r: r["version"], reverse=True)
+
+
+def load_sklearn(model_uri: str):
+    """Load a registered pipeline, with a one-line error for unknown URIs."""
+    try:
+        return mlflow.sklearn.load_model(model_uri)
+    except MlflowException as exc:
+        raise RegistryError(
+            f"cannot load model '{model_uri}': {_one_line(exc)}"
+        ) from None
+    except OSError as exc:
+        raise RegistryError(
+            f"cannot load model '{model_uri}': {_one_line(exc)}"
+        ) from None
+
+
+def load_pyfunc(model_uri: str):
+    """Load a model as MLflow's generic pyfunc, with a one-line error."""
+    try:
+        return mlflow.pyfunc.load_model(model_uri)
+    except (MlflowException, OSError) as exc:
+        raise RegistryError(
+            f"cannot load model '{model_uri}': {_one_line(exc)}"
+        ) from None
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0][:200] if text else type(exc).__name__
+
+
+def _float(value: str | None) -> float | None:
+    return None if value is None else float(value)

@@ -1,0 +1,127 @@
+"""Where runs go: the tracking store, its first-use lock, and run logging."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import mlflow
+from filelock import FileLock
+from mlflow.exceptions import MlflowException
+from mlflow.tracking import MlflowClient
+
+from pdflow.errors import TrackingError
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
+DEFAULT_EXPERIMENT = "PD_Classification_Experiment"
+
+
+def resolve_tracking_uri(uri: str | None = None) -> str:
+    """``uri``, else ``MLFLOW_TRACKING_URI``, else MLflow's default SQLite file."""
+    return uri or os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
+
+
+def _sqlite_path(uri: str) -> Path | None:
+    if not uri.startswith("sqlite:///"):
+        return None
+    return Path(uri[len("sqlite:///") :])
+
+
+@contextmanager
+def store_lock(uri: str) -> Iterator[None]:
+    """Serialise schema creation and other first-use races on a SQLite store.
+
+    MLflow creates and migrates a new SQLite file's tables on first use; two
+    processes doing that at once corrupt the schema. A lock file beside the
+    database makes them take turns. Other stores need no lock here.
+    """
+    path = _sqlite_path(uri)
+    if path is None or str(path) == ":memory:":
+        yield
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(path) + ".lock", timeout=300):
+        yield
+
+
+def connect(uri: str | None = None) -> MlflowClient:
+    """Point MLflow at the store, creating its tables once, and return a client."""
+    uri = resolve_tracking_uri(uri)
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    with store_lock(uri):
+        client = MlflowClient(uri, registry_uri=uri)
+        try:
+            client.search_experiments(max_results=1)
+            client.search_registered_models(max_results=1)
+        except MlflowException as exc:
+            raise TrackingError(
+                f"cannot use tracking store '{uri}': {_first_line(exc)}"
+            )
+        except Exception as exc:  # connection errors, bad URIs
+            raise TrackingError(
+                f"cannot reach tracking store '{uri}': {_first_line(exc)}"
+            )
+    return client
+
+
+def ensure_experiment(client: MlflowClient, name: str) -> str:
+    """The id of experiment ``name``, created if needed (safe when racing)."""
+    found = client.get_experiment_by_name(name)
+    if found is not None:
+        if found.lifecycle_stage == "deleted":
+            raise TrackingError(
+                f"experiment '{name}' is deleted; restore it or choose another name"
+            )
+        return found.experiment_id
+    with store_lock(client.tracking_uri):
+        try:
+            return client.create_experiment(name)
+        except MlflowException:
+            found = client.get_experiment_by_name(name)
+            if found is None:
+                raise
+            return found.experiment_id
+
+
+def code_version_tags() -> dict[str, str]:
+    """pdflow's version and the git commit of the working folder, when there is one."""
+    tags = {"pdflow.version": metadata.version("pdflow")}
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return tags
+    if commit:
+        tags["mlflow.source.git.commit"] = commit
+        tags["pdflow.git_commit"] = commit
+    return tags
+
+
+def log_json(obj: Any, artifact_file: str) -> None:
+    """Log ``obj`` as an indented JSON artifact of the active run."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / Path(artifact_file).name
+        path.write_text(json.dumps(obj, indent=2, default=str))
+        folder = str(Path(artifact_file).parent)
+        mlflow.log_artifact(str(path), artifact_path=None if folder == "." else folder)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0][:200] if text else type(exc).__name__

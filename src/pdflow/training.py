@@ -1,0 +1,556 @@
+"""Train and tune PD models, and record everything about them in MLflow.
+
+:func:`train` and :func:`tune` are the public entry points behind
+``pdflow train`` and ``pdflow tune``. Every input is checked before anything is
+written, so a rejected call leaves no run and no model version behind.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from importlib import metadata
+from typing import Any
+
+import matplotlib.pyplot as plt
+import mlflow
+import numpy as np
+import pandas as pd
+from mlflow.entities import Metric, Param
+from mlflow.models import ModelSignature
+from mlflow.types import ColSpec, Schema, TensorSpec
+from sklearn.metrics import roc_auc_score
+from sklearn.model_selection import GridSearchCV, StratifiedKFold, train_test_split
+from sklearn.pipeline import Pipeline
+
+from pdflow import plots, registry, tracking
+from pdflow.data import Dataset, load_dataset
+from pdflow.errors import ConfigError, DataError
+from pdflow.metrics import evaluate
+from pdflow.models import (
+    Family,
+    build_pipeline,
+    get_family,
+    resolve_params,
+    validate_grid,
+)
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_MODEL_NAME = "pd_model_v1"
+# What a logged model needs to load and score; pinned to what trained it.
+_MODEL_REQUIREMENTS = ("mlflow", "scikit-learn", "skops", "numpy", "scipy", "pandas")
+
+
+@dataclass
+class Split:
+    X_train: pd.DataFrame
+    X_test: pd.DataFrame
+    y_train: pd.Series
+    y_test: pd.Series
+
+
+@dataclass
+class TrainResult:
+    """What a training or tuning run produced, as ``pdflow train --json`` prints it."""
+
+    run_id: str
+    experiment: str
+    model_name: str
+    model_version: int
+    model_uri: str
+    metrics: dict[str, float]
+    params: dict[str, Any]
+    data_digest: str
+    promoted: bool = False
+    promotion_message: str = ""
+    timings: dict[str, float] = field(default_factory=dict)
+    best_params: dict[str, Any] | None = None
+    best_cv_roc_auc: float | None = None
+    n_candidates: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        if self.best_params is None:
+            for key in ("best_params", "best_cv_roc_auc", "n_candidates"):
+                out.pop(key)
+        return out
+
+
+@dataclass
+class _Options:
+    data: str
+    target: str | None
+    positive: str | None
+    rows: int
+    seed: int
+    drop: list[str] | None
+    test_size: float
+    threshold: float
+    experiment: str
+    model_name: str
+    tracking_uri: str | None
+    promote: bool
+
+
+def train(
+    data: str = "german",
+    *,
+    target: str | None = None,
+    positive: str | None = None,
+    rows: int = 10_000,
+    seed: int = 42,
+    drop: list[str] | None = None,
+    model: str = "rf",
+    params: dict[str, Any] | None = None,
+    test_size: float = 0.25,
+    threshold: float = 0.5,
+    experiment: str = tracking.DEFAULT_EXPERIMENT,
+    model_name: str = DEFAULT_MODEL_NAME,
+    tracking_uri: str | None = None,
+    promote: bool = False,
+) -> TrainResult:
+    """Train a PD model, evaluate it on a held-out split, log and register it.
+
+    Parameters
+    ----------
+    data : str
+        ``"german"``, ``"synthetic"`` or the path of a CSV or Parquet file.
+    target, positive, rows, seed, drop
+        See :func:`pdflow.data.load_dataset`; ``seed`` also seeds the split
+        and the model.
+    model : str
+        Model family, e.g. ``"rf"``.
+    params : dict, optional
+        Hyperparameters overriding the family's defaults.
+    test_size : float
+        Share of loans held out for evaluation, in (0, 1).
+    threshold : float
+        PD at which a loan counts as a predicted default for accuracy,
+        precision, recall and F1.
+    experiment, model_name, tracking_uri
+        Where the run and the model version are recorded.
+    promote : bool
+        Promote the new version to Production when there is none yet or when
+        it beats the Production version's AUC on the same test data.
+
+    Returns
+    -------
+    TrainResult
+    """
+    opts = _Options(
+        data,
+        target,
+        positive,
+        rows,
+        seed,
+        drop,
+        test_size,
+        threshold,
+        experiment,
+        model_name,
+        tracking_uri,
+        promote,
+    )
+    family = get_family(model)
+    params = resolve_params(family, params)
+    dataset, split = _prepare(opts)
+
+    started = time.perf_counter()
+    pipe = build_pipeline(
+        family,
+        params,
+        numeric=dataset.numeric,
+        categorical=dataset.categorical,
+        seed=seed,
+    )
+    pipe.fit(split.X_train, split.y_train)
+    fit_seconds = time.perf_counter() - started
+    logger.info(
+        "fitted %s on %d loans in %.2fs", model, len(split.y_train), fit_seconds
+    )
+    return _record(opts, family, dataset, split, pipe, params, fit_seconds)
+
+
+def tune(
+    data: str = "german",
+    *,
+    target: str | None = None,
+    positive: str | None = None,
+    rows: int = 10_000,
+    seed: int = 42,
+    drop: list[str] | None = None,
+    model: str = "rf",
+    grid: dict[str, list[Any]] | None = None,
+    cv: int = 5,
+    test_size: float = 0.25,
+    threshold: float = 0.5,
+    experiment: str = tracking.DEFAULT_EXPERIMENT,
+    model_name: str = DEFAULT_MODEL_NAME,
+    tracking_uri: str | None = None,
+    promote: bool = False,
+) -> TrainResult:
+    """Grid-search hyperparameters by cross-validated ROC AUC, then log the best.
+
+    A parent run holds the best parameters, the CV results and the refitted
+    best model (evaluated on the test split, logged and registered as by
+    :func:`train`); each candidate gets a child run with its parameters and
+    its CV mean and standard deviation.
+
+    Parameters
+    ----------
+    grid : dict of lists, optional
+        Hyperparameter names of the classifier and the values to try;
+        defaults to the family's grid.
+    cv : int
+        Number of stratified folds, at least 2.
+
+    Other parameters are as for :func:`train`.
+    """
+    opts = _Options(
+        data,
+        target,
+        positive,
+        rows,
+        seed,
+        drop,
+        test_size,
+        threshold,
+        experiment,
+        model_name,
+        tracking_uri,
+        promote,
+    )
+    family = get_family(model)
+    grid = validate_grid(family, grid if grid is not None else family.grid)
+    if not isinstance(cv, int) or cv < 2:
+        raise ConfigError(f"--cv must be a whole number of folds >= 2, got {cv!r}")
+    dataset, split = _prepare(opts)
+    smallest = int(split.y_train.value_counts().min())
+    if cv > smallest:
+        raise DataError(
+            f"--cv {cv} needs at least {cv} loans of each class in the training split; "
+            f"the smaller class has {smallest}"
+        )
+
+    # Candidates run in parallel, so each forest uses one core.
+    base_params = resolve_params(
+        family, {"n_jobs": 1} if "n_jobs" in family.defaults else {}
+    )
+    pipe = build_pipeline(
+        family,
+        base_params,
+        numeric=dataset.numeric,
+        categorical=dataset.categorical,
+        seed=seed,
+    )
+    search = GridSearchCV(
+        pipe,
+        {f"clf__{k}": v for k, v in grid.items()},
+        scoring="roc_auc",
+        cv=StratifiedKFold(cv, shuffle=True, random_state=seed),
+        n_jobs=-1,
+        refit=True,
+    )
+    started = time.perf_counter()
+    search.fit(split.X_train, split.y_train)
+    fit_seconds = time.perf_counter() - started
+    best = {k.removeprefix("clf__"): v for k, v in search.best_params_.items()}
+    logger.info(
+        "searched %d candidates in %.2fs; best %s",
+        len(search.cv_results_["params"]),
+        fit_seconds,
+        best,
+    )
+
+    def log_search(parent_id: str, experiment_id: str, client) -> None:
+        _log_candidates(client, experiment_id, parent_id, search)
+        mlflow.log_params({"cv": cv, "grid": json.dumps(grid, default=str)})
+        mlflow.log_metric("best_cv_roc_auc", float(search.best_score_))
+        table = pd.DataFrame(search.cv_results_).drop(columns=["params"])
+        mlflow.log_text(table.to_csv(index=False), "tuning/cv_results.csv")
+
+    result = _record(
+        opts,
+        family,
+        dataset,
+        split,
+        search.best_estimator_,
+        {**base_params, **best},
+        fit_seconds,
+        extra=log_search,
+        run_name=f"tune-{family.name}",
+    )
+    result.best_params = best
+    result.best_cv_roc_auc = float(search.best_score_)
+    result.n_candidates = len(search.cv_results_["params"])
+    return result
+
+
+def _prepare(opts: _Options) -> tuple[Dataset, Split]:
+    """Every check that needs no store: options, data and the split."""
+    if not (isinstance(opts.test_size, float | int) and 0 < opts.test_size < 1):
+        raise ConfigError(
+            f"--test-size must lie strictly between 0 and 1, got {opts.test_size}"
+        )
+    if not 0 < opts.threshold < 1:
+        raise ConfigError(
+            f"--threshold must lie strictly between 0 and 1, got {opts.threshold}"
+        )
+    if not opts.experiment.strip():
+        raise ConfigError("--experiment must not be empty")
+    if not opts.model_name.strip():
+        raise ConfigError("--model-name must not be empty")
+    dataset = load_dataset(
+        opts.data,
+        target=opts.target,
+        positive=opts.positive,
+        rows=opts.rows,
+        seed=opts.seed,
+        drop=opts.drop,
+    )
+    return dataset, split_dataset(dataset, opts.test_size, seed=opts.seed)
+
+
+def split_dataset(dataset: Dataset, test_size: float, *, seed: int) -> Split:
+    """A stratified train/test split with both classes on each side."""
+    n = len(dataset.y)
+    counts = dataset.y.value_counts()
+    n_test = math.ceil(test_size * n)
+    smallest = int(counts.min())
+    if smallest * test_size < 1 or smallest * (1 - test_size) < 1 or n - n_test < 2:
+        raise DataError(
+            f"too few rows for a stratified split: {n} rows, {smallest} in the smaller "
+            f"class; with --test-size {test_size} each side needs loans of both classes"
+        )
+    try:
+        parts = train_test_split(
+            dataset.X,
+            dataset.y,
+            test_size=test_size,
+            stratify=dataset.y,
+            random_state=seed,
+        )
+    except ValueError as exc:
+        raise DataError(
+            f"cannot split {n} rows with --test-size {test_size}: {exc}"
+        ) from None
+    split = Split(*parts)
+    if split.y_train.nunique() < 2 or split.y_test.nunique() < 2:
+        raise DataError(
+            f"too few rows ({n}) for both classes on each side of the split"
+        )
+    return split
+
+
+def _record(
+    opts: _Options,
+    family: Family,
+    dataset: Dataset,
+    split: Split,
+    pipe: Pipeline,
+    params: dict[str, Any],
+    fit_seconds: float,
+    *,
+    extra=None,
+    run_name: str | None = None,
+) -> TrainResult:
+    """Evaluate, log the run, register the model and promote it if asked."""
+    proba = pipe.predict_proba(split.X_test)[:, 1]
+    metrics = evaluate(split.y_test, proba, threshold=opts.threshold)
+    figures = plots.all_figures(split.y_test, proba, threshold=opts.threshold)
+
+    started = time.perf_counter()
+    client = tracking.connect(opts.tracking_uri)
+    experiment_id = tracking.ensure_experiment(client, opts.experiment)
+    logged_params = _run_params(opts, family, dataset, split, params)
+    with mlflow.start_run(experiment_id=experiment_id, run_name=run_name) as run:
+        mlflow.set_tags(_run_tags(dataset, family))
+        mlflow.log_params(logged_params)
+        mlflow.log_metrics({**metrics, "fit_seconds": fit_seconds})
+        _log_inputs(dataset, split)
+        for path, fig in figures.items():
+            mlflow.log_figure(fig, path)
+            plt.close(fig)
+        tracking.log_json(metrics, "metrics.json")
+        tracking.log_json(_feature_info(dataset, opts), "features.json")
+        if extra is not None:
+            extra(run.info.run_id, experiment_id, client)
+        info = mlflow.sklearn.log_model(
+            pipe,
+            name="model",
+            signature=_signature(split.X_train),
+            input_example=split.X_train.head(5),
+            pip_requirements=_pip_requirements(),
+            serialization_format="skops",
+            skops_trusted_types=list(family.trusted_types),
+            pyfunc_predict_fn="predict_proba",
+        )
+    version = registry.register(
+        client,
+        info.model_uri,
+        opts.model_name,
+        run_id=run.info.run_id,
+        tags=_version_tags(run.info.run_id, dataset, family, metrics),
+        description=f"{family.name} on {dataset.source}, test AUC {metrics['roc_auc']:.4f}",
+    )
+    mlflow_seconds = time.perf_counter() - started
+
+    result = TrainResult(
+        run_id=run.info.run_id,
+        experiment=opts.experiment,
+        model_name=opts.model_name,
+        model_version=int(version.version),
+        model_uri=f"models:/{opts.model_name}/{version.version}",
+        metrics=metrics,
+        params=logged_params,
+        data_digest=dataset.digest,
+        timings={
+            "fit_seconds": round(fit_seconds, 3),
+            "mlflow_seconds": round(mlflow_seconds, 3),
+        },
+    )
+    if opts.promote:
+        _promote_if_better(client, result, split)
+    return result
+
+
+def _promote_if_better(client, result: TrainResult, split: Split) -> None:
+    """Promote when no version is in Production or when this one beats it."""
+    name, version = result.model_name, result.model_version
+    auc = result.metrics["roc_auc"]
+    current = registry.production_version(client, name)
+    if current is None:
+        reason = f"first Production version (test AUC {auc:.4f})"
+    else:
+        try:
+            champion = registry.load_sklearn(f"models:/{name}/{current.version}")
+            champion_auc = roc_auc_score(
+                split.y_test, champion.predict_proba(split.X_test)[:, 1]
+            )
+        except Exception as exc:  # a champion trained on other columns
+            result.promotion_message = (
+                f"not promoted: Production version {current.version} cannot score "
+                f"this test data ({str(exc).splitlines()[0][:120]})"
+            )
+            return
+        if auc <= champion_auc:
+            result.promotion_message = (
+                f"not promoted: test AUC {auc:.4f} does not beat Production version "
+                f"{current.version}'s {champion_auc:.4f} on the same test data"
+            )
+            return
+        reason = (
+            f"test AUC {auc:.4f} beats Production version {current.version}'s "
+            f"{champion_auc:.4f} on the same test data"
+        )
+    registry.promote(client, name, version, stage="Production", reason=reason)
+    result.promoted = True
+    result.promotion_message = f"promoted version {version} to Production: {reason}"
+
+
+def _run_params(opts, family, dataset, split, params) -> dict[str, Any]:
+    out = {f"model.{k}": v for k, v in params.items()}
+    out.update(
+        {
+            "model": family.name,
+            "data": opts.data,
+            "target": dataset.target,
+            "positive": opts.positive,
+            "seed": opts.seed,
+            "test_size": opts.test_size,
+            "threshold": opts.threshold,
+            "n_train": len(split.y_train),
+            "n_test": len(split.y_test),
+            "n_features": dataset.X.shape[1],
+        }
+    )
+    if opts.data == "synthetic":
+        out["rows"] = opts.rows
+    if opts.drop:
+        out["drop"] = ",".join(opts.drop)
+    return out
+
+
+def _run_tags(dataset: Dataset, family: Family) -> dict[str, str]:
+    return {
+        **tracking.code_version_tags(),
+        "pdflow.data_digest": dataset.digest,
+        "pdflow.data_source": dataset.source,
+        "pdflow.model_family": family.name,
+    }
+
+
+def _version_tags(run_id, dataset, family, metrics) -> dict[str, str]:
+    tags = {
+        "pdflow.run_id": run_id,
+        "pdflow.data_digest": dataset.digest,
+        "pdflow.data_source": dataset.source,
+        "pdflow.model_family": family.name,
+    }
+    tags.update({m: f"{metrics[m]:.6f}" for m in registry.KEY_METRICS})
+    return tags
+
+
+def _log_inputs(dataset: Dataset, split: Split) -> None:
+    """Log the training and test rows as MLflow dataset inputs of the run."""
+    for context, X, y in (
+        ("training", split.X_train, split.y_train),
+        ("testing", split.X_test, split.y_test),
+    ):
+        frame = X.assign(**{dataset.target: y.to_numpy()})
+        logged = mlflow.data.from_pandas(
+            frame, targets=dataset.target, name=f"{dataset.name}-{context}"
+        )
+        mlflow.log_input(
+            logged, context=context, tags={"pdflow.data_digest": dataset.digest}
+        )
+
+
+def _feature_info(dataset: Dataset, opts: _Options) -> dict[str, Any]:
+    return {
+        "target": dataset.target,
+        "positive": opts.positive,
+        "numeric": dataset.numeric,
+        "categorical": dataset.categorical,
+        "dropped": dataset.dropped,
+        "data_source": dataset.source,
+        "data_digest": dataset.digest,
+    }
+
+
+def _signature(X: pd.DataFrame) -> ModelSignature:
+    """Inputs as the pipeline expects them: doubles and strings, missing allowed."""
+    columns = [
+        ColSpec("double" if pd.api.types.is_float_dtype(X[c]) else "string", c)
+        for c in X
+    ]
+    outputs = Schema([TensorSpec(np.dtype("float64"), (-1, 2))])
+    return ModelSignature(inputs=Schema(columns), outputs=outputs)
+
+
+def _pip_requirements() -> list[str]:
+    return [f"{name}=={metadata.version(name)}" for name in _MODEL_REQUIREMENTS]
+
+
+def _log_candidates(client, experiment_id: str, parent_id: str, search) -> None:
+    """One child run per grid candidate with its CV mean and standard deviation."""
+    results = search.cv_results_
+    now = int(time.time() * 1000)
+    for i, candidate in enumerate(results["params"]):
+        child = client.create_run(
+            experiment_id,
+            run_name=f"candidate-{i + 1}",
+            tags={"mlflow.parentRunId": parent_id},
+        )
+        params = [Param(k.removeprefix("clf__"), str(v)) for k, v in candidate.items()]
+        metrics = [
+            Metric("cv_roc_auc_mean", float(results["mean_test_score"][i]), now, 0),
+            Metric("cv_roc_auc_std", float(results["std_test_score"][i]), now, 0),
+            Metric("cv_rank", float(results["rank_test_score"][i]), now, 0),
+        ]
+        client.log_batch(child.info.run_id, metrics=metrics, params=params)
+        client.set_terminated(child.info.run_id)
