@@ -19,11 +19,12 @@ from typing import Annotated, Any
 
 import click
 import typer
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
 from pdflow import api, data, scoring, tracking, training
-from pdflow.errors import ConfigError, ExitCode, PdflowError
+from pdflow.errors import ConfigError, ExitCode, PdflowError, first_line
 
 app = typer.Typer(
     help="Build, track, register and promote probability-of-default models on MLflow.",
@@ -275,37 +276,28 @@ def models_list(
     if as_json:
         print(json.dumps(rows, indent=2))
         return
-    table = Table(title=f"{model_name}")
-    for column in (
+    columns = (
         "version",
         "stage",
         "aliases",
         "roc_auc",
         "gini",
         "ks",
-        "brier",
         "created",
         "run_id",
-    ):
-        table.add_column(column)
+    )
+    table = Table(title=model_name, box=box.SIMPLE_HEAD, pad_edge=False)
+    for column in columns:
+        table.add_column(column, no_wrap=True)
     for row in rows:
-        table.add_row(
-            *[
-                _cell(row[c])
-                for c in (
-                    "version",
-                    "stage",
-                    "aliases",
-                    "roc_auc",
-                    "gini",
-                    "ks",
-                    "brier",
-                    "created",
-                    "run_id",
-                )
-            ]
-        )
-    out.print(table)
+        row = {
+            **row,
+            "created": row["created"][:16].replace("T", " "),
+            "run_id": row["run_id"][:8],
+        }
+        table.add_row(*[_cell(row[c]) for c in columns])
+    # Never squeeze the table into a narrow pipe: it is read whole.
+    Console(width=max(out.width, 100)).print(table)
 
 
 @app.command()
@@ -434,10 +426,7 @@ def main(argv: list[str] | None = None) -> int:
         err.print("pdflow: interrupted")
         code = 130
     except Exception as exc:  # unexpected: still one line unless asked
-        _fail(
-            f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}",
-            show_traceback,
-        )
+        _fail(f"{type(exc).__name__}: {first_line(exc)}", show_traceback)
         code = ExitCode.ERROR
     return int(code)
 

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 from sklearn.datasets import make_classification
 
-from pdflow.errors import DataError
+from pdflow.errors import DataError, first_line
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +46,10 @@ class Dataset:
         SHA-256 of the file's bytes, or of the generated table's contents.
     target : str
         Name of the target column in the source.
+    positive : str or None
+        The target value read as a default, when the target was not 0/1.
+    dropped : list of str
+        Columns left out of the features: asked for, or entirely empty.
     """
 
     X: pd.DataFrame
@@ -54,6 +58,7 @@ class Dataset:
     source: str
     digest: str
     target: str
+    positive: str | None = None
     dropped: list[str] = field(default_factory=list)
 
     @property
@@ -195,8 +200,9 @@ def read_table(path: Path) -> pd.DataFrame:
             frame = pd.read_csv(path, sep=sep, encoding="utf-8")
     except (UnicodeDecodeError, pd.errors.ParserError, ValueError, OSError) as exc:
         kind = "Parquet" if path.suffix.lower() in PARQUET_SUFFIXES else "CSV"
-        detail = str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
-        raise DataError(f"data file '{path}' is not a readable {kind} file ({detail})")
+        raise DataError(
+            f"data file '{path}' is not a readable {kind} file ({first_line(exc, 120)})"
+        ) from None
     if frame.empty:
         raise DataError(f"data file '{path}' has a header but no rows")
     return frame
@@ -229,7 +235,9 @@ def _validate(
     X, empty = _normalise_features(X)
     if X.shape[1] == 0:
         raise DataError(f"every feature column in {where} is empty")
-    return Dataset(X, y, name, where, digest, target, dropped=list(drop) + empty)
+    return Dataset(
+        X, y, name, where, digest, target, positive, dropped=list(drop) + empty
+    )
 
 
 def encode_target(column: pd.Series, target: str, positive: str | None) -> pd.Series:

@@ -14,6 +14,12 @@ class ExitCode(enum.IntEnum):
     BLOCKED = 3
 
 
+def first_line(exc: BaseException, limit: int = 200) -> str:
+    """The first line of an exception's message, or its type when it has none."""
+    text = str(exc).strip()
+    return text.splitlines()[0][:limit] if text else type(exc).__name__
+
+
 class PdflowError(Exception):
     """Base of every error pdflow raises on purpose; its message is one line."""
 

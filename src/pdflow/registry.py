@@ -14,7 +14,7 @@ from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
-from pdflow.errors import ConfigError, RegistryError
+from pdflow.errors import ConfigError, RegistryError, first_line
 from pdflow.tracking import store_lock
 
 STAGES = ("Staging", "Production", "Archived", "None")
@@ -217,11 +217,11 @@ def load_sklearn(model_uri: str):
         return mlflow.sklearn.load_model(model_uri)
     except MlflowException as exc:
         raise RegistryError(
-            f"cannot load model '{model_uri}': {_one_line(exc)}"
+            f"cannot load model '{model_uri}': {first_line(exc)}"
         ) from None
     except OSError as exc:
         raise RegistryError(
-            f"cannot load model '{model_uri}': {_one_line(exc)}"
+            f"cannot load model '{model_uri}': {first_line(exc)}"
         ) from None
 
 
@@ -231,13 +231,8 @@ def load_pyfunc(model_uri: str):
         return mlflow.pyfunc.load_model(model_uri)
     except (MlflowException, OSError) as exc:
         raise RegistryError(
-            f"cannot load model '{model_uri}': {_one_line(exc)}"
+            f"cannot load model '{model_uri}': {first_line(exc)}"
         ) from None
-
-
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0][:200] if text else type(exc).__name__
 
 
 def _float(value: str | None) -> float | None:

@@ -18,7 +18,7 @@ from filelock import FileLock
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
-from pdflow.errors import TrackingError
+from pdflow.errors import TrackingError, first_line
 
 logger = logging.getLogger(__name__)
 
@@ -66,12 +66,12 @@ def connect(uri: str | None = None) -> MlflowClient:
             client.search_registered_models(max_results=1)
         except MlflowException as exc:
             raise TrackingError(
-                f"cannot use tracking store '{uri}': {_first_line(exc)}"
-            )
+                f"cannot use tracking store '{uri}': {first_line(exc)}"
+            ) from None
         except Exception as exc:  # connection errors, bad URIs
             raise TrackingError(
-                f"cannot reach tracking store '{uri}': {_first_line(exc)}"
-            )
+                f"cannot reach tracking store '{uri}': {first_line(exc)}"
+            ) from None
     return client
 
 
@@ -120,8 +120,3 @@ def log_json(obj: Any, artifact_file: str) -> None:
         path.write_text(json.dumps(obj, indent=2, default=str))
         folder = str(Path(artifact_file).parent)
         mlflow.log_artifact(str(path), artifact_path=None if folder == "." else folder)
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0][:200] if text else type(exc).__name__

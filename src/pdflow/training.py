@@ -28,7 +28,7 @@ from sklearn.pipeline import Pipeline
 
 from pdflow import plots, registry, tracking
 from pdflow.data import Dataset, load_dataset
-from pdflow.errors import ConfigError, DataError
+from pdflow.errors import ConfigError, DataError, first_line
 from pdflow.metrics import evaluate
 from pdflow.models import (
     Family,
@@ -395,7 +395,9 @@ def _record(
         opts.model_name,
         run_id=run.info.run_id,
         tags=_version_tags(run.info.run_id, dataset, family, metrics),
-        description=f"{family.name} on {dataset.source}, test AUC {metrics['roc_auc']:.4f}",
+        description=(
+            f"{family.name} on {dataset.source}, test AUC {metrics['roc_auc']:.4f}"
+        ),
     )
     mlflow_seconds = time.perf_counter() - started
 
@@ -434,7 +436,7 @@ def _promote_if_better(client, result: TrainResult, split: Split) -> None:
         except Exception as exc:  # a champion trained on other columns
             result.promotion_message = (
                 f"not promoted: Production version {current.version} cannot score "
-                f"this test data ({str(exc).splitlines()[0][:120]})"
+                f"this test data ({first_line(exc, 120)})"
             )
             return
         if auc <= champion_auc:
@@ -459,7 +461,7 @@ def _run_params(opts, family, dataset, split, params) -> dict[str, Any]:
             "model": family.name,
             "data": opts.data,
             "target": dataset.target,
-            "positive": opts.positive,
+            "positive": dataset.positive,
             "seed": opts.seed,
             "test_size": opts.test_size,
             "threshold": opts.threshold,
@@ -513,7 +515,7 @@ def _log_inputs(dataset: Dataset, split: Split) -> None:
 def _feature_info(dataset: Dataset, opts: _Options) -> dict[str, Any]:
     return {
         "target": dataset.target,
-        "positive": opts.positive,
+        "positive": dataset.positive,
         "numeric": dataset.numeric,
         "categorical": dataset.categorical,
         "dropped": dataset.dropped,
