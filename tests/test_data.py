@@ -1,0 +1,86 @@
+import hashlib
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pdflow.data import load_dataset, make_synthetic
+from pdflow.errors import DataError
+
+from .conftest import shared_file
+
+GERMAN_SHA256 = "2c0bae00275c028fc853a1ea72cc7a68002c3f6876c41300c5c948711540c8c6"
+
+
+def test_german_is_shipped_with_its_digest():
+    ds = load_dataset("german")
+    assert ds.X.shape == (1000, 20)
+    assert int(ds.y.sum()) == 300  # 'bad' is the event
+    assert ds.digest == GERMAN_SHA256
+    assert ds.positive == "bad"
+    assert len(ds.categorical) == 13 and len(ds.numeric) == 7
+
+
+def test_synthetic_is_reproducible_with_about_ten_percent_defaults():
+    a, b = make_synthetic(5000, seed=3), make_synthetic(5000, seed=3)
+    pd.testing.assert_frame_equal(a, b)
+    assert 0.08 < a["default"].mean() < 0.13
+    assert not a.equals(make_synthetic(5000, seed=4))
+    assert list(a.columns[:3]) == ["income", "debt_to_income", "credit_utilization"]
+    ds = load_dataset("synthetic", rows=5000, seed=3)
+    assert ds.digest == load_dataset("synthetic", rows=5000, seed=3).digest
+    assert ds.digest != load_dataset("synthetic", rows=5000, seed=4).digest
+
+
+def test_hmeq_keeps_text_columns_and_missing_values():
+    path = shared_file("hmeq.csv")
+    ds = load_dataset(str(path), target="BAD")
+    assert ds.categorical == ["REASON", "JOB"]
+    assert int(ds.X.isna().sum().sum()) == 5271
+    assert ds.default_rate == pytest.approx(0.1995, abs=1e-4)
+    assert ds.digest == hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_parquet_and_positive_value(tmp_path):
+    frame = pd.DataFrame({"x": np.arange(20.0), "status": ["late", "ok"] * 10})
+    frame.to_parquet(tmp_path / "loans.parquet")
+    ds = load_dataset(str(tmp_path / "loans.parquet"), target="status", positive="late")
+    assert ds.y.tolist() == [1, 0] * 10
+
+
+def test_drop_removes_id_column():
+    ds = load_dataset("german", drop=["telephone"])
+    assert "telephone" not in ds.X.columns
+
+
+def _write(tmp_path, name, content: str | bytes):
+    path = tmp_path / name
+    path.write_bytes(content if isinstance(content, bytes) else content.encode())
+    return str(path)
+
+
+@pytest.mark.parametrize(
+    ("content", "kwargs", "message"),
+    [
+        ("", {}, "is empty"),
+        ("a,default\n", {}, "header but no rows"),
+        (b"\x89PNG\r\n\x1a\n\x00\x00\xff\xfe", {}, "not a readable CSV"),
+        ("a,b\n1,0\n2,1\n", {}, "target column 'default' not found"),
+        ("a,default\n1,0\n2,1\n3,2\n", {}, "3 distinct values"),
+        ("a,default\n1,0\n2,0\n", {}, "single class"),
+        ("a,default\n1,x\n2,y\n", {}, "pass --positive"),
+        ("a,default\n1,x\n2,y\n", {"positive": "z"}, "'z' does not occur"),
+        ("a,default\n1,0\n2,\n", {}, "1 missing value"),
+        ("a,default\n1,0\n2,1\n", {"drop": ["nope"]}, "--drop names column"),
+        ("default\n0\n1\n", {}, "no feature columns"),
+    ],
+)
+def test_bad_files_are_refused_with_their_reason(tmp_path, content, kwargs, message):
+    path = _write(tmp_path, "loans.csv", content)
+    with pytest.raises(DataError, match=message):
+        load_dataset(path, **kwargs)
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(DataError, match="does not exist"):
+        load_dataset(str(tmp_path / "nope.csv"))
