@@ -157,7 +157,7 @@ def _move_stage(client: MlflowClient, mv: ModelVersion, stage: str) -> list[str]
             return [str(before.version)]
         return []
     aliases = client.get_registered_model(name).aliases
-    if aliases.get(CHAMPION) == str(mv.version):
+    if str(aliases.get(CHAMPION)) == str(mv.version):
         client.delete_registered_model_alias(name, CHAMPION)
     return []
 
