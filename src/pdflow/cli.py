@@ -17,7 +17,6 @@ import warnings
 from pathlib import Path
 from typing import Annotated, Any
 
-import click
 import typer
 from rich import box
 from rich.console import Console
@@ -414,14 +413,14 @@ def main(argv: list[str] | None = None) -> int:
     except PdflowError as exc:
         _fail(str(exc), show_traceback)
         code = exc.exit_code
-    except click.exceptions.Abort:
+    except typer.Abort:
         err.print("pdflow: aborted")
         code = ExitCode.ERROR
-    except click.ClickException as exc:
-        exc.show()
-        code = ExitCode.USAGE
-    except click.exceptions.Exit as exc:
+    except typer.Exit as exc:
         code = exc.exit_code
+    except typer.TyperException as exc:  # typer's own click: bad flags, usage
+        exc.show()
+        code = getattr(exc, "exit_code", ExitCode.USAGE)
     except KeyboardInterrupt:
         err.print("pdflow: interrupted")
         code = 130
