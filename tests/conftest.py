@@ -1,4 +1,4 @@
-"""Fixtures shared by the tests: a fresh MLflow store per test, data paths, a CLI runner."""
+"""Shared test fixtures: a fresh MLflow store per test, data paths, a CLI runner."""
 
 from __future__ import annotations
 

@@ -56,8 +56,18 @@ def test_run_holds_params_metrics_tags_inputs_and_artifacts(trained):
     assert params["positive"] == "bad"
 
     metrics = run.data.metrics
-    for name in ("accuracy", "roc_auc", "gini", "ks", "brier", "log_loss",
-                 "precision", "recall", "f1", "default_rate"):
+    for name in (
+        "accuracy",
+        "roc_auc",
+        "gini",
+        "ks",
+        "brier",
+        "log_loss",
+        "precision",
+        "recall",
+        "f1",
+        "default_rate",
+    ):
         assert metrics[name] == pytest.approx(first.metrics[name])
     assert metrics["default_rate"] == pytest.approx(0.3)  # 75 of 250 test loans
     assert metrics["gini"] == pytest.approx(2 * metrics["roc_auc"] - 1)
@@ -67,19 +77,24 @@ def test_run_holds_params_metrics_tags_inputs_and_artifacts(trained):
     assert tags["pdflow.version"] == pdflow.__version__
     assert tags["pdflow.data_source"] == "pdflow:datasets/german_credit.csv"
 
-    inputs = {i.tags[0].value: i.dataset for i in run.inputs.dataset_inputs
-              if i.tags[0].key == "mlflow.data.context"}
+    inputs = {
+        i.tags[0].value: i.dataset
+        for i in run.inputs.dataset_inputs
+        if i.tags[0].key == "mlflow.data.context"
+    }
     assert set(inputs) == {"training", "testing"}
     assert json.loads(inputs["training"].profile)["num_rows"] == 750
 
     artifacts = {a.path for a in client.list_artifacts(first.run_id)}
     plots = {a.path for a in client.list_artifacts(first.run_id, "plots")}
     assert {"metrics.json", "features.json", "plots"} <= artifacts
-    assert plots == {f"plots/{n}.png" for n in
-                     ("confusion_matrix", "roc_curve", "calibration_curve", "ks_plot")}
-    local = mlflow.artifacts.download_artifacts(run_id=first.run_id,
-                                                artifact_path="plots/roc_curve.png",
-                                                tracking_uri=store)
+    assert plots == {
+        f"plots/{n}.png"
+        for n in ("confusion_matrix", "roc_curve", "calibration_curve", "ks_plot")
+    }
+    local = mlflow.artifacts.download_artifacts(
+        run_id=first.run_id, artifact_path="plots/roc_curve.png", tracking_uri=store
+    )
     assert open(local, "rb").read(8) == b"\x89PNG\r\n\x1a\n"
 
 
@@ -104,7 +119,9 @@ def test_version_is_tagged_with_run_digest_and_metrics(trained):
     assert mv.run_id == first.run_id
     assert mv.tags["pdflow.run_id"] == first.run_id
     assert mv.tags["pdflow.data_digest"] == GERMAN_SHA256
-    assert float(mv.tags["roc_auc"]) == pytest.approx(first.metrics["roc_auc"], abs=1e-6)
+    assert float(mv.tags["roc_auc"]) == pytest.approx(
+        first.metrics["roc_auc"], abs=1e-6
+    )
 
 
 LOADER = textwrap.dedent("""
@@ -119,7 +136,9 @@ LOADER = textwrap.dedent("""
 """)
 
 
-def test_fresh_process_loads_every_kind_of_uri_with_training_time_pds(trained, tmp_path):
+def test_fresh_process_loads_every_kind_of_uri_with_training_time_pds(
+    trained, tmp_path
+):
     store, first, second = trained
     pdflow.promote("pd_model_v1", 1, stage="Production", tracking_uri=store)
     pdflow.promote("pd_model_v1", 2, alias="challenger", tracking_uri=store)
@@ -131,6 +150,7 @@ def test_fresh_process_loads_every_kind_of_uri_with_training_time_pds(trained, t
     expected_2 = mlflow.sklearn.load_model(second.model_uri).predict_proba(X_test)[:, 1]
     # The reloaded model reproduces the test AUC recorded at training time.
     from sklearn.metrics import roc_auc_score
+
     y_test = split_dataset(load_dataset("german"), 0.25, seed=42).y_test
     assert roc_auc_score(y_test, expected_1) == pytest.approx(first.metrics["roc_auc"])
 
@@ -142,8 +162,12 @@ def test_fresh_process_loads_every_kind_of_uri_with_training_time_pds(trained, t
         "models:/pd_model_v1@challenger": expected_2,
     }
     for uri, expected in cases.items():
-        done = subprocess.run([sys.executable, "-c", LOADER, uri, store, str(data)],
-                              capture_output=True, text=True, timeout=120)
+        done = subprocess.run(
+            [sys.executable, "-c", LOADER, uri, store, str(data)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert done.returncode == 0, done.stderr[-2000:]
         got = json.loads(done.stdout.strip().splitlines()[-1])
         np.testing.assert_array_equal(got["sklearn"], expected, err_msg=uri)
@@ -156,8 +180,17 @@ def test_predict_writes_rows_with_pd_column(trained, tmp_path, run_cli):
     raw = pd.read_csv(shared_file("german_credit.csv")).head(40)
     raw.to_csv(loans, index=False)
     out = tmp_path / "scored.parquet"
-    done = run_cli("predict", "--model-uri", "models:/pd_model_v1/1", "--input", loans,
-                   "--output", out, "--tracking-uri", store)
+    done = run_cli(
+        "predict",
+        "--model-uri",
+        "models:/pd_model_v1/1",
+        "--input",
+        loans,
+        "--output",
+        out,
+        "--tracking-uri",
+        store,
+    )
     assert done.code == 0, done.stderr
     scored = pd.read_parquet(out)
     assert list(scored.columns) == [*raw.columns, "pd"]
@@ -169,29 +202,66 @@ def test_predict_writes_rows_with_pd_column(trained, tmp_path, run_cli):
 
 def test_hmeq_text_columns_and_missing_values_train_and_score(store, tmp_path, run_cli):
     hmeq = shared_file("hmeq.csv")
-    result = pdflow.train(str(hmeq), target="BAD", params=FAST, model_name="hmeq",
-                          tracking_uri=store)
+    result = pdflow.train(
+        str(hmeq), target="BAD", params=FAST, model_name="hmeq", tracking_uri=store
+    )
     assert result.metrics["roc_auc"] > 0.85  # published RF results on HMEQ are ~0.9+
     out = tmp_path / "hmeq_scored.csv"
-    done = run_cli("predict", "--model-uri", "models:/hmeq/latest", "--input", hmeq,
-                   "--output", out, "--tracking-uri", store)
+    done = run_cli(
+        "predict",
+        "--model-uri",
+        "models:/hmeq/latest",
+        "--input",
+        hmeq,
+        "--output",
+        out,
+        "--tracking-uri",
+        store,
+    )
     assert done.code == 0, done.stderr
     scored = pd.read_csv(out)
     assert len(scored) == 5960 and scored["pd"].between(0, 1).all()
 
 
 def test_train_json_output_via_console_script(store, tmp_path):
-    done = run_process("train", "--data", "synthetic", "--rows", "2000", "--seed", "5",
-                       "--n-estimators", "20", "--json", "--tracking-uri", store,
-                       cwd=tmp_path)
+    done = run_process(
+        "train",
+        "--data",
+        "synthetic",
+        "--rows",
+        "2000",
+        "--seed",
+        "5",
+        "--n-estimators",
+        "20",
+        "--json",
+        "--tracking-uri",
+        store,
+        cwd=tmp_path,
+    )
     assert done.returncode == 0, done.stderr
     payload = json.loads(done.stdout)
-    assert {"run_id", "experiment", "model_name", "model_version", "model_uri",
-            "metrics"} <= set(payload)
+    assert {
+        "run_id",
+        "experiment",
+        "model_name",
+        "model_version",
+        "model_uri",
+        "metrics",
+    } <= set(payload)
     assert payload["model_version"] == 1
     assert payload["metrics"]["default_rate"] == pytest.approx(0.1, abs=0.03)
-    assert set(payload["metrics"]) >= {"accuracy", "roc_auc", "gini", "ks", "brier",
-                                       "log_loss", "precision", "recall", "f1"}
+    assert set(payload["metrics"]) >= {
+        "accuracy",
+        "roc_auc",
+        "gini",
+        "ks",
+        "brier",
+        "log_loss",
+        "precision",
+        "recall",
+        "f1",
+    }
 
 
 def test_readable_summary_without_json(store, run_cli):

@@ -21,23 +21,30 @@ def three_versions(store):
 
 
 def stages(store) -> dict[int, str]:
-    return {row["version"]: row["stage"] for row in pdflow.list_versions(
-        "pd_model_v1", tracking_uri=store)}
+    return {
+        row["version"]: row["stage"]
+        for row in pdflow.list_versions("pd_model_v1", tracking_uri=store)
+    }
 
 
 def champion(store) -> str | None:
-    found = MlflowClient(store).get_registered_model("pd_model_v1").aliases.get("champion")
+    found = (
+        MlflowClient(store).get_registered_model("pd_model_v1").aliases.get("champion")
+    )
     return None if found is None else str(found)
 
 
 def test_production_archives_the_previous_and_moves_champion(three_versions):
     store = three_versions
-    pdflow.promote("pd_model_v1", 1, stage="Production", reason="first", tracking_uri=store)
+    pdflow.promote(
+        "pd_model_v1", 1, stage="Production", reason="first", tracking_uri=store
+    )
     assert stages(store) == {1: "Production", 2: "None", 3: "None"}
     assert champion(store) == "1"
 
-    done = pdflow.promote("pd_model_v1", 2, stage="Production", reason="better",
-                          tracking_uri=store)
+    done = pdflow.promote(
+        "pd_model_v1", 2, stage="Production", reason="better", tracking_uri=store
+    )
     assert done.archived == ["1"] and done.from_stage == "None"
     assert stages(store) == {1: "Archived", 2: "Production", 3: "None"}
     assert champion(store) == "2"
@@ -49,7 +56,9 @@ def test_staging_then_archived_and_leaving_production_drops_champion(three_versi
     assert stages(store)[3] == "Staging"
     pdflow.promote("pd_model_v1", 3, stage="Production", tracking_uri=store)
     assert champion(store) == "3"
-    pdflow.promote("pd_model_v1", 3, stage="Archived", reason="retired", tracking_uri=store)
+    pdflow.promote(
+        "pd_model_v1", 3, stage="Archived", reason="retired", tracking_uri=store
+    )
     assert stages(store)[3] == "Archived"
     assert champion(store) is None
 
@@ -57,10 +66,16 @@ def test_staging_then_archived_and_leaving_production_drops_champion(three_versi
 def test_promotion_is_recorded_on_the_version(three_versions, monkeypatch):
     store = three_versions
     monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", "validator-ann")
-    pdflow.promote("pd_model_v1", 2, stage="Staging", reason="for review",
-                   tracking_uri=store)
-    pdflow.promote("pd_model_v1", 2, stage="Production", reason="approved in MRC-12",
-                   tracking_uri=store)
+    pdflow.promote(
+        "pd_model_v1", 2, stage="Staging", reason="for review", tracking_uri=store
+    )
+    pdflow.promote(
+        "pd_model_v1",
+        2,
+        stage="Production",
+        reason="approved in MRC-12",
+        tracking_uri=store,
+    )
     tags = MlflowClient(store).get_model_version("pd_model_v1", "2").tags
     assert tags["pdflow.promoted_by"] == "validator-ann"
     assert tags["pdflow.promoted_from"] == "Staging"
@@ -74,17 +89,20 @@ def test_promotion_is_recorded_on_the_version(three_versions, monkeypatch):
 
 def test_alias_and_listing(three_versions, run_cli):
     store = three_versions
-    done = run_cli("promote", "--version", "2", "--alias", "challenger",
-                   "--tracking-uri", store)
+    done = run_cli(
+        "promote", "--version", "2", "--alias", "challenger", "--tracking-uri", store
+    )
     assert done.code == 0, done.stderr
-    rows = {r["version"]: r for r in pdflow.list_versions("pd_model_v1",
-                                                          tracking_uri=store)}
+    rows = {
+        r["version"]: r for r in pdflow.list_versions("pd_model_v1", tracking_uri=store)
+    }
     assert rows[2]["aliases"] == ["challenger"]
     listed = run_cli("models", "list", "--tracking-uri", store)
     assert listed.code == 0
     assert "@challenger" in listed.stdout and "roc_auc" in listed.stdout
-    as_json = json.loads(run_cli("models", "list", "--json", "--tracking-uri",
-                                 store).stdout)
+    as_json = json.loads(
+        run_cli("models", "list", "--json", "--tracking-uri", store).stdout
+    )
     assert [r["version"] for r in as_json] == [3, 2, 1]
 
 
@@ -115,15 +133,20 @@ def test_train_promote_first_then_only_when_better(store):
     assert champion(store) == "1"
 
     # A forest of one shallow tree on the same split cannot beat the champion.
-    weak = pdflow.train("german", params={"n_estimators": 1, "max_depth": 1},
-                        promote=True, tracking_uri=store)
+    weak = pdflow.train(
+        "german",
+        params={"n_estimators": 1, "max_depth": 1},
+        promote=True,
+        tracking_uri=store,
+    )
     assert not weak.promoted
     assert "not promoted" in weak.promotion_message
     assert "Production version 1" in weak.promotion_message
     assert stages(store) == {1: "Production", 2: "None"}
 
-    strong = pdflow.train("german", params={"n_estimators": 300}, promote=True,
-                          tracking_uri=store)
+    strong = pdflow.train(
+        "german", params={"n_estimators": 300}, promote=True, tracking_uri=store
+    )
     assert strong.metrics["roc_auc"] > first.metrics["roc_auc"]
     assert strong.promoted, strong.promotion_message
     assert stages(store) == {1: "Archived", 2: "None", 3: "Production"}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 import pandas as pd
 import pytest
 from mlflow.tracking import MlflowClient
@@ -25,15 +24,25 @@ def test_tune_logs_parent_children_and_registers_best(store):
     ds = load_dataset("german")
     split = split_dataset(ds, 0.25, seed=42)
     from pdflow.models import FAMILIES, build_pipeline, resolve_params
-    pipe = build_pipeline(FAMILIES["rf"], resolve_params(FAMILIES["rf"], {"n_jobs": 1}),
-                          numeric=ds.numeric, categorical=ds.categorical, seed=42)
-    search = GridSearchCV(pipe, {f"clf__{k}": v for k, v in GRID.items()},
-                          scoring="roc_auc", cv=StratifiedKFold(3, shuffle=True,
-                                                                random_state=42))
+
+    pipe = build_pipeline(
+        FAMILIES["rf"],
+        resolve_params(FAMILIES["rf"], {"n_jobs": 1}),
+        numeric=ds.numeric,
+        categorical=ds.categorical,
+        seed=42,
+    )
+    search = GridSearchCV(
+        pipe,
+        {f"clf__{k}": v for k, v in GRID.items()},
+        scoring="roc_auc",
+        cv=StratifiedKFold(3, shuffle=True, random_state=42),
+    )
     search.fit(split.X_train, split.y_train)
     assert result.best_cv_roc_auc == pytest.approx(search.best_score_)
-    assert result.best_params == {k.removeprefix("clf__"): v
-                                  for k, v in search.best_params_.items()}
+    assert result.best_params == {
+        k.removeprefix("clf__"): v for k, v in search.best_params_.items()
+    }
 
     client = MlflowClient(store)
     parent = client.get_run(result.run_id)
@@ -61,15 +70,27 @@ def test_tune_logs_parent_children_and_registers_best(store):
 def test_tune_grid_from_file_and_promote(store, tmp_path, run_cli):
     grid = tmp_path / "grid.json"
     grid.write_text('{"n_estimators": [20], "min_samples_leaf": [1, 20]}')
-    done = run_cli("tune", "--grid", grid, "--cv", "2", "--promote", "--json",
-                   "--tracking-uri", store)
+    done = run_cli(
+        "tune",
+        "--grid",
+        grid,
+        "--cv",
+        "2",
+        "--promote",
+        "--json",
+        "--tracking-uri",
+        store,
+    )
     assert done.code == 0, done.stderr
     import json
+
     payload = json.loads(done.stdout)
     assert payload["n_candidates"] == 2
     assert payload["promoted"] is True
-    assert pdflow.list_versions("pd_model_v1", tracking_uri=store)[0]["stage"] == \
-        "Production"
+    assert (
+        pdflow.list_versions("pd_model_v1", tracking_uri=store)[0]["stage"]
+        == "Production"
+    )
 
 
 @pytest.mark.parametrize(

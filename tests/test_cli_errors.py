@@ -1,0 +1,140 @@
+"""Every bad input: one line on stderr, a non-zero exit, nothing created."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import pdflow
+
+BAD_FILES = {
+    "empty.csv": "",
+    "header_only.csv": "income,default\n",
+    "not_csv.csv": b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\xff\xfe\x00",
+    "no_target.csv": "income,status\n1,0\n2,1\n",
+    "three_classes.csv": "income,default\n1,0\n2,1\n3,2\n4,1\n",
+    "one_class.csv": "income,default\n1,0\n2,0\n3,0\n",
+    "tiny.csv": "income,default\n1,0\n2,1\n3,0\n",
+}
+
+
+def write_bad_files(folder: Path) -> None:
+    for name, content in BAD_FILES.items():
+        data = content if isinstance(content, bytes) else content.encode()
+        (folder / name).write_bytes(data)
+
+
+CASES = [
+    (["train", "--data", "missing.csv"], "data file 'missing.csv' does not exist"),
+    (["train", "--data", "empty.csv"], "is empty"),
+    (["train", "--data", "header_only.csv"], "has a header but no rows"),
+    (["train", "--data", "not_csv.csv"], "is not a readable CSV file"),
+    (["train", "--data", "no_target.csv"], "target column 'default' not found"),
+    (["train", "--data", "three_classes.csv"], "has 3 distinct values"),
+    (["train", "--data", "one_class.csv"], "has a single class"),
+    (["train", "--data", "tiny.csv"], "too few rows for a stratified split"),
+    (["train", "--model", "xgb"], "unknown model 'xgb', expected one of: rf"),
+    (["train", "--test-size", "1.5"], "--test-size must lie strictly between 0 and 1"),
+    (["train", "--test-size", "0"], "--test-size must lie strictly between 0 and 1"),
+    (["train", "--n-estimators", "0"], "invalid value 0 for 'n_estimators'"),
+    (["tune", "--grid", "{not json"], "--grid is not valid JSON"),
+    (["tune", "--grid", '{"depth": [1]}'], "'depth', which is not a hyperparameter"),
+    (["tune", "--grid", "nofile.json"], "neither inline JSON nor a JSON file"),
+    (
+        ["promote", "--model-name", "nope", "--version", "1", "--stage", "Production"],
+        "registered model 'nope' does not exist",
+    ),
+    (
+        [
+            "predict",
+            "--model-uri",
+            "models:/nope/1",
+            "--input",
+            "tiny.csv",
+            "--output",
+            "out.csv",
+        ],
+        "cannot load model 'models:/nope/1'",
+    ),
+    (
+        [
+            "predict",
+            "--model-uri",
+            "models:/nope/1",
+            "--input",
+            "missing.csv",
+            "--output",
+            "out.csv",
+        ],
+        "data file 'missing.csv' does not exist",
+    ),
+    (
+        ["models", "list", "--model-name", "nope"],
+        "registered model 'nope' does not exist",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"), CASES, ids=[" ".join(c[0][:3]) for c in CASES]
+)
+def test_bad_input_gets_one_line_and_creates_nothing(
+    store, tmp_path, run_cli, args, message
+):
+    write_bad_files(tmp_path)
+    done = run_cli(*args, "--tracking-uri", store)
+    assert done.code != 0
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert lines[0].startswith("pdflow: error: ")
+    assert message in lines[0]
+    assert "Traceback" not in done.stderr
+    assert not (tmp_path / "mlruns").exists()
+    assert not (tmp_path / "out.csv").exists()
+
+
+def test_bad_input_leaves_an_existing_store_unchanged(store, tmp_path, run_cli):
+    pdflow.train("german", params={"n_estimators": 5}, tracking_uri=store)
+    write_bad_files(tmp_path)
+    for args, _ in CASES:
+        assert run_cli(*args, "--tracking-uri", store).code != 0
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(store)
+    assert (
+        len(
+            client.search_runs(
+                [
+                    client.get_experiment_by_name(
+                        "PD_Classification_Experiment"
+                    ).experiment_id
+                ]
+            )
+        )
+        == 1
+    )
+    assert len(client.search_model_versions("name = 'pd_model_v1'")) == 1
+
+
+def test_traceback_flag_shows_the_traceback(store, tmp_path, run_cli):
+    done = run_cli(
+        "train", "--data", "missing.csv", "--traceback", "--tracking-uri", store
+    )
+    assert done.code == 1
+    assert "Traceback (most recent call last)" in done.stderr
+    assert done.stderr.strip().endswith("does not exist")
+
+
+def test_unknown_option_is_a_usage_error(run_cli):
+    done = run_cli("train", "--no-such-flag")
+    assert done.code == 2
+    assert "No such option" in done.stderr
+
+
+def test_unreachable_store_is_one_line(tmp_path, run_cli, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    done = run_cli("models", "list", "--tracking-uri", "http://127.0.0.1:9")
+    assert done.code == 1
+    assert len(done.stderr.strip().splitlines()) == 1
+    assert "http://127.0.0.1:9" in done.stderr
