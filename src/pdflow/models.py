@@ -30,6 +30,11 @@ class Family:
     # Types skops must be told to trust when loading this family. Anything
     # outside this list makes logging fail rather than trust it silently.
     trusted_types: tuple[str, ...]
+    # Distributions the logged model needs beyond pdflow's own core set
+    # (e.g. "lightgbm"), pinned to the installed version when logged.
+    requirements: tuple[str, ...] = ()
+    # "skops" unless the family's objects cannot be saved that way; say why.
+    serialization_format: str = "skops"
 
 
 FAMILIES = {
