@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import logging
 import os
 import subprocess
 import tempfile
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib import metadata
@@ -52,6 +54,33 @@ def store_lock(uri: str) -> Iterator[None]:
     path.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(str(path) + ".lock", timeout=300):
         yield
+
+
+# Modules that a training needs only once its model is fitted, and whose import
+# alone costs seconds (SQLAlchemy stores and their migrations, skops' table of
+# trusted types). Importing them on a second thread while the data is read and
+# the model is fitted takes that time off the critical path.
+_LATE_MODULES = (
+    "mlflow.store.tracking.sqlalchemy_store",
+    "mlflow.store.model_registry.sqlalchemy_store",
+    "mlflow.sklearn",
+    "skops.io",
+)
+
+
+def preload() -> threading.Thread:
+    """Start importing the modules logging will need, on a daemon thread."""
+
+    def work() -> None:
+        for name in _LATE_MODULES:
+            try:
+                importlib.import_module(name)
+            except Exception:  # the real import later reports any failure
+                logger.debug("preloading %s failed", name, exc_info=True)
+
+    thread = threading.Thread(target=work, name="pdflow-preload", daemon=True)
+    thread.start()
+    return thread
 
 
 def connect(uri: str | None = None) -> MlflowClient:

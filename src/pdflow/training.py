@@ -304,6 +304,7 @@ def _prepare(opts: _Options) -> tuple[Dataset, Split]:
         raise ConfigError("--experiment must not be empty")
     if not opts.model_name.strip():
         raise ConfigError("--model-name must not be empty")
+    tracking.preload()
     dataset = load_dataset(
         opts.data,
         target=opts.target,
