@@ -116,7 +116,7 @@ def main() -> None:
     parser.add_argument("--families", nargs="+", default=list(FAMILIES))
     parser.add_argument("--rows", type=int, default=20_000, help="loan book size")
     parser.add_argument(
-        "--calibrate", default="isotonic", choices=["isotonic", "sigmoid", "none"]
+        "--calibrate", default="sigmoid", choices=["isotonic", "sigmoid", "none"]
     )
     args = parser.parse_args()
 

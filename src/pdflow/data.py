@@ -20,7 +20,7 @@ from scipy.optimize import brentq
 from scipy.special import expit
 from sklearn.datasets import make_classification
 
-from pdflow.errors import DataError, first_line
+from pdflow.errors import ConfigError, DataError, first_line
 
 logger = logging.getLogger(__name__)
 
@@ -317,6 +317,59 @@ def _true_log_odds(book: pd.DataFrame) -> np.ndarray:
         + book["home_ownership"].map({k: v[1] for k, v in _HOMES.items()})
     )
     return z.to_numpy(dtype=float)
+
+
+@dataclass
+class LoanbookFile:
+    """What :func:`write_loanbook` wrote."""
+
+    path: str
+    rows: int
+    seed: int
+    default_rate: float
+    observed_default_rate: float
+    oracle_auc: float
+
+
+def write_loanbook(
+    out: str | Path,
+    *,
+    rows: int = 20_000,
+    seed: int = 42,
+    default_rate: float = LOANBOOK_DEFAULT_RATE,
+) -> LoanbookFile:
+    """Write :func:`make_loanbook` to a CSV or Parquet file.
+
+    Returns
+    -------
+    LoanbookFile
+        Where it went, its observed default rate and its oracle AUC (the AUC
+        of ``true_pd`` against the drawn defaults: the ceiling of any model).
+    """
+    from sklearn.metrics import roc_auc_score
+
+    out = Path(out)
+    if out.suffix.lower() not in (".csv", *PARQUET_SUFFIXES):
+        raise ConfigError(f"--out '{out}' must end in .csv or .parquet")
+    book = make_loanbook(rows, seed=seed, default_rate=default_rate)
+    write_table(book, out)
+    return LoanbookFile(
+        path=str(out),
+        rows=len(book),
+        seed=seed,
+        default_rate=default_rate,
+        observed_default_rate=float(book[SYNTHETIC_TARGET].mean()),
+        oracle_auc=float(roc_auc_score(book[SYNTHETIC_TARGET], book[TRUE_PD])),
+    )
+
+
+def write_table(frame: pd.DataFrame, out: Path) -> None:
+    """Write ``frame`` as Parquet (``.parquet``/``.pq``) or CSV, making folders."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.suffix.lower() in PARQUET_SUFFIXES:
+        frame.to_parquet(out, index=False)
+    else:
+        frame.to_csv(out, index=False)
 
 
 def load_dataset(

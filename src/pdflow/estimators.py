@@ -372,10 +372,10 @@ class LGBMPD(ClassifierMixin, BaseEstimator):
         *,
         n_estimators: int = 1000,
         learning_rate: float = 0.03,
-        num_leaves: int = 15,
-        min_child_samples: int = 50,
+        num_leaves: int = 7,
+        min_child_samples: int = 100,
         subsample: float = 0.8,
-        colsample_bytree: float = 0.8,
+        colsample_bytree: float = 0.5,
         reg_lambda: float = 1.0,
         monotone: dict[str, int] | None = None,
         early_stopping_rounds: int | None = 50,
@@ -486,6 +486,11 @@ class LGBMPD(ClassifierMixin, BaseEstimator):
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
         check_is_fitted(self, "model_")
         return self.model_.predict_proba(self._lgbm_input(_as_frame(X)))
+
+    def decision_function(self, X: pd.DataFrame) -> np.ndarray:
+        """Log-odds of default (LightGBM's raw score), what sigmoid calibration fits."""
+        check_is_fitted(self, "model_")
+        return self.model_.predict(self._lgbm_input(_as_frame(X)), raw_score=True)
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
         return self.classes_[(self.predict_proba(X)[:, 1] >= 0.5).astype(int)]

@@ -111,10 +111,10 @@ FAMILIES = {
         defaults={
             "n_estimators": 1000,
             "learning_rate": 0.03,
-            "num_leaves": 15,
-            "min_child_samples": 50,
+            "num_leaves": 7,
+            "min_child_samples": 100,
             "subsample": 0.8,
-            "colsample_bytree": 0.8,
+            "colsample_bytree": 0.5,
             "reg_lambda": 1.0,
             "monotone": None,
             "early_stopping_rounds": 50,
@@ -138,6 +138,28 @@ FAMILIES = {
         requirements=("lightgbm",),
     ),
 }
+
+
+def parse_monotone(text: str | None) -> dict[str, int] | None:
+    """``"col=1,col2=-1"`` as ``{"col": 1, "col2": -1}``; None stays None.
+
+    Examples
+    --------
+    >>> parse_monotone("debt_to_income=1, annual_income=-1")
+    {'debt_to_income': 1, 'annual_income': -1}
+    """
+    if text is None:
+        return None
+    out: dict[str, int] = {}
+    for part in (p.strip() for p in text.split(",")):
+        column, sep, value = part.rpartition("=")
+        if not sep or not column.strip() or value.strip() not in ("1", "-1", "0"):
+            raise ConfigError(
+                f"--monotone expects COLUMN=1, COLUMN=-1 or COLUMN=0 separated by "
+                f"commas, got '{part}'"
+            )
+        out[column.strip()] = int(value)
+    return out
 
 
 def get_family(name: str) -> Family:
