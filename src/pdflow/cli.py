@@ -24,6 +24,7 @@ from rich.table import Table
 
 from pdflow import api, data, scoring, tracking, training
 from pdflow.errors import ConfigError, ExitCode, PdflowError, first_line
+from pdflow.models import FAMILIES, parse_monotone
 
 app = typer.Typer(
     help="Build, track, register and promote probability-of-default models on MLflow.",
@@ -48,19 +49,56 @@ TrackingUri = Annotated[
     ),
 ]
 Data = Annotated[
-    str, typer.Option("--data", help="german, synthetic, or a CSV/Parquet path.")
+    str,
+    typer.Option("--data", help="german, synthetic, loanbook, or a CSV/Parquet path."),
 ]
 Target = Annotated[str | None, typer.Option("--target", help="Default flag column.")]
 Positive = Annotated[
     str | None, typer.Option("--positive", help="Target value meaning default.")
 ]
-Rows = Annotated[int, typer.Option("--rows", help="Rows of synthetic data.")]
+Rows = Annotated[
+    int, typer.Option("--rows", help="Rows of synthetic data or a loan book.")
+]
+DefaultRate = Annotated[
+    float | None,
+    typer.Option("--default-rate", help="Mean true PD of a loan book [default 0.08]."),
+]
 Seed = Annotated[int, typer.Option("--seed", help="Seed of data, split and model.")]
 Drop = Annotated[
     str | None,
     typer.Option("--drop", help="Comma-separated columns to leave out (ids)."),
 ]
-Model = Annotated[str, typer.Option("--model", help="Model family.")]
+Model = Annotated[
+    str, typer.Option("--model", help=f"Model family: {', '.join(FAMILIES)}.")
+]
+Calibrate = Annotated[
+    str,
+    typer.Option("--calibrate", help="none, isotonic or sigmoid, on held-out folds."),
+]
+CentralTendency = Annotated[
+    float | None,
+    typer.Option(
+        "--central-tendency", help="Shift PDs so their mean is this long-run rate."
+    ),
+]
+Pdo = Annotated[
+    float | None, typer.Option("--pdo", help="Points to double the odds [20].")
+]
+BaseOdds = Annotated[
+    float | None,
+    typer.Option("--base-odds", help="Good:bad odds at the base points [50]."),
+]
+BasePoints = Annotated[
+    float | None, typer.Option("--base-points", help="Points at the base odds [600].")
+]
+MinIv = Annotated[
+    float | None,
+    typer.Option("--min-iv", help="Smallest IV of a scorecard variable [0.02]."),
+]
+Monotone = Annotated[
+    str | None,
+    typer.Option("--monotone", help="lgbm constraints, e.g. dti=1,annual_income=-1."),
+]
 TestSize = Annotated[
     float, typer.Option("--test-size", help="Held-out share, in (0, 1).")
 ]
@@ -122,6 +160,43 @@ def data_synthetic(
     )
 
 
+@data_app.command("loanbook")
+def data_loanbook(
+    out_file: Annotated[
+        Path, typer.Option("--out", help="CSV or Parquet file to write.")
+    ],
+    rows: Rows = 20_000,
+    seed: Seed = 42,
+    default_rate: DefaultRate = None,
+) -> None:
+    """Write a synthetic loan book with a known true PD per loan."""
+    done = data.write_loanbook(
+        out_file,
+        rows=rows,
+        seed=seed,
+        default_rate=data.LOANBOOK_DEFAULT_RATE
+        if default_rate is None
+        else default_rate,
+    )
+    out.print(
+        f"wrote {done.rows} loans ({done.observed_default_rate:.1%} defaults, true "
+        f"mean PD {done.default_rate:.1%}) to {done.path}; "
+        f"oracle AUC {done.oracle_auc:.4f}"
+    )
+
+
+def _family_params(
+    pdo=None, base_odds=None, base_points=None, min_iv=None, monotone=None
+) -> dict[str, Any]:
+    return {
+        "pdo": pdo,
+        "base_odds": base_odds,
+        "base_points": base_points,
+        "min_iv": min_iv,
+        "monotone": parse_monotone(monotone),
+    }
+
+
 @app.command()
 def train(
     data_source: Data = "german",
@@ -136,6 +211,14 @@ def train(
     min_samples_leaf: Annotated[
         int | None, typer.Option(help="Leaf size (rf).")
     ] = None,
+    pdo: Pdo = None,
+    base_odds: BaseOdds = None,
+    base_points: BasePoints = None,
+    min_iv: MinIv = None,
+    monotone: Monotone = None,
+    calibrate: Calibrate = "none",
+    central_tendency: CentralTendency = None,
+    default_rate: DefaultRate = None,
     test_size: TestSize = 0.25,
     threshold: Threshold = 0.5,
     experiment: Experiment = tracking.DEFAULT_EXPERIMENT,
@@ -149,6 +232,7 @@ def train(
         "n_estimators": n_estimators,
         "max_depth": max_depth,
         "min_samples_leaf": min_samples_leaf,
+        **_family_params(pdo, base_odds, base_points, min_iv, monotone),
     }
     result = training.train(
         data_source,
@@ -165,6 +249,9 @@ def train(
         model_name=model_name,
         tracking_uri=tracking_uri,
         promote=promote,
+        default_rate=default_rate,
+        calibrate=calibrate,
+        central_tendency=central_tendency,
     )
     _report(result, as_json)
 
@@ -182,6 +269,14 @@ def tune(
         str | None, typer.Option(help="Grid as inline JSON or a JSON file path.")
     ] = None,
     cv: Annotated[int, typer.Option(help="Cross-validation folds.")] = 5,
+    pdo: Pdo = None,
+    base_odds: BaseOdds = None,
+    base_points: BasePoints = None,
+    min_iv: MinIv = None,
+    monotone: Monotone = None,
+    calibrate: Calibrate = "none",
+    central_tendency: CentralTendency = None,
+    default_rate: DefaultRate = None,
     test_size: TestSize = 0.25,
     threshold: Threshold = 0.5,
     experiment: Experiment = tracking.DEFAULT_EXPERIMENT,
@@ -199,6 +294,7 @@ def tune(
         seed=seed,
         drop=_split_list(drop),
         model=model,
+        params=_family_params(pdo, base_odds, base_points, min_iv, monotone),
         grid=_parse_grid(grid),
         cv=cv,
         test_size=test_size,
@@ -207,6 +303,9 @@ def tune(
         model_name=model_name,
         tracking_uri=tracking_uri,
         promote=promote,
+        default_rate=default_rate,
+        calibrate=calibrate,
+        central_tendency=central_tendency,
     )
     _report(result, as_json)
 

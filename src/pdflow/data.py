@@ -1,8 +1,9 @@
 """Loading loan tables into a validated :class:`Dataset`.
 
-Three sources are understood: ``"german"`` (the German credit data shipped with
-pdflow), ``"synthetic"`` (loan-like data from :func:`make_synthetic`) and a path
-to a CSV, TSV or Parquet file.
+Four sources are understood: ``"german"`` (the German credit data shipped with
+pdflow), ``"synthetic"`` (loan-like data from :func:`make_synthetic`),
+``"loanbook"`` (a synthetic loan book with a known true PD, from
+:func:`make_loanbook`) and a path to a CSV, TSV or Parquet file.
 """
 
 from __future__ import annotations
@@ -15,16 +16,20 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from scipy.optimize import brentq
+from scipy.special import expit
 from sklearn.datasets import make_classification
 
-from pdflow.errors import DataError, first_line
+from pdflow.errors import ConfigError, DataError, first_line
 
 logger = logging.getLogger(__name__)
 
-BUILTIN = ("german", "synthetic")
+BUILTIN = ("german", "synthetic", "loanbook")
 GERMAN_TARGET = "creditability"
 GERMAN_EVENT = "bad"
 SYNTHETIC_TARGET = "default"
+TRUE_PD = "true_pd"
+LOANBOOK_DEFAULT_RATE = 0.08
 PARQUET_SUFFIXES = (".parquet", ".pq")
 
 
@@ -50,6 +55,9 @@ class Dataset:
         The target value read as a default, when the target was not 0/1.
     dropped : list of str
         Columns left out of the features: asked for, or entirely empty.
+    true_pd : Series or None
+        The known true PD of each loan (``true_pd`` column of a loan book),
+        aligned with ``X`` and never among its features.
     """
 
     X: pd.DataFrame
@@ -60,6 +68,7 @@ class Dataset:
     target: str
     positive: str | None = None
     dropped: list[str] = field(default_factory=list)
+    true_pd: pd.Series | None = None
 
     @property
     def numeric(self) -> list[str]:
@@ -126,6 +135,243 @@ def make_synthetic(rows: int = 10_000, *, seed: int = 42) -> pd.DataFrame:
     return frame
 
 
+_PURPOSES = {
+    # purpose: (share of loans, effect on the log-odds of default)
+    "debt_consolidation": (0.47, 0.10),
+    "credit_card": (0.20, -0.15),
+    "home_improvement": (0.07, -0.20),
+    "major_purchase": (0.05, 0.00),
+    "car": (0.04, -0.10),
+    "medical": (0.03, 0.30),
+    "small_business": (0.03, 0.70),
+    "vacation": (0.02, 0.15),
+    "moving": (0.03, 0.25),
+    "other": (0.06, 0.20),
+}
+_HOMES = {
+    "RENT": (0.40, 0.20),
+    "MORTGAGE": (0.46, -0.15),
+    "OWN": (0.13, 0.00),
+    "OTHER": (0.01, 0.40),
+}
+
+
+def make_loanbook(
+    rows: int = 20_000,
+    *,
+    seed: int = 42,
+    default_rate: float = LOANBOOK_DEFAULT_RATE,
+) -> pd.DataFrame:
+    """Generate a consumer loan book whose true PD is known for every loan.
+
+    The applicants' attributes are drawn with realistic scales and
+    dependencies (income rises with age, employment and a mortgage; loan
+    amounts with income; long terms with large loans; delinquencies with high
+    utilisation), then rounded, and some go missing as in real books: income
+    not verified (4 %), no debt-to-income (2 %), no revolving line so no
+    utilisation (5 %), employment length not stated (6 %), and months since
+    the last delinquency for loans with none. Each loan's true PD is a
+    function of exactly the published columns::
+
+        true_pd = expit(b0 + z), with z the sum of
+          2.5 * dti + 5 * max(dti - 0.35, 0)          (dti missing: 0.45)
+          1.6 * utilisation ** 2 + 0.4 * utilisation   (missing: 0.50)
+          -0.55 * (ln income - 10.9)                  (missing: +0.25)
+          0.45 * min(delinquencies, 3)
+          + 0.35 if the last delinquency was under 6 months ago
+          + 0.50 * utilisation if any delinquency     (interaction)
+          0.12 * inquiries_6m
+          -0.35 * ln(1 + months_since_oldest_account / 12)
+          0.6 * loan_to_income + term60 * (0.30 + 1.2 * loan_to_income)
+          0.0006 * (age - 45) ** 2
+          + 0.25 for employment "< 1 year", + 0.30 when not stated
+          + the purpose's and the home ownership's effect (see _PURPOSES, _HOMES)
+
+    where ``loan_to_income = loan_amount / annual_income`` (income missing:
+    0.25) and ``term60`` is 1 for "60 months". The intercept ``b0`` is solved
+    with :func:`scipy.optimize.brentq` so that the mean true PD equals
+    ``default_rate``; each ``default`` is then a Bernoulli draw of its PD.
+
+    Parameters
+    ----------
+    rows : int
+        Number of loans, at least 100.
+    seed : int
+        Random seed; the same seed gives the same book.
+    default_rate : float
+        Mean true PD of the book, in (0, 1); about 8 % by default.
+
+    Returns
+    -------
+    DataFrame
+        Fourteen feature columns (numeric and text, with missing values),
+        ``true_pd`` and the 0/1 target ``default``.
+    """
+    if rows < 100:
+        raise DataError(f"--rows must be at least 100 for a loan book, got {rows}")
+    if not 0 < default_rate < 1:
+        raise DataError(
+            f"--default-rate must lie strictly between 0 and 1, got {default_rate}"
+        )
+    rng = np.random.default_rng(seed)
+    book = _applicants(rows, rng)
+    z = _true_log_odds(book)
+    b0 = brentq(lambda b: expit(b + z).mean() - default_rate, -30.0, 30.0, xtol=1e-12)
+    book[TRUE_PD] = expit(b0 + z)
+    book[SYNTHETIC_TARGET] = (rng.random(rows) < book[TRUE_PD]).astype("int64")
+    return book
+
+
+def _applicants(n: int, rng: np.random.Generator) -> pd.DataFrame:
+    """The published columns of ``n`` loan applications, missing values included."""
+    age = np.clip(np.round(rng.normal(42, 12, n)), 21, 80)
+    employed = np.minimum(rng.gamma(2.0, 3.0, n), age - 18)
+    home = rng.choice(list(_HOMES), n, p=[v[0] for v in _HOMES.values()])
+    log_income = (
+        10.9
+        + 0.010 * (age - 42)
+        + 0.03 * np.minimum(employed, 10)
+        + 0.20 * (home == "MORTGAGE")
+        + rng.normal(0, 0.45, n)
+    )
+    income = np.round(np.exp(log_income), -2)
+    amount = np.clip(
+        np.exp(9.2 + 0.5 * (log_income - 10.9) + rng.normal(0, 0.55, n)), 1000, 40000
+    )
+    amount = np.round(amount / 25) * 25
+    long_term = rng.random(n) < expit(-1.6 + 1.8 * amount / 20000)
+    utilisation = np.round(np.clip(rng.beta(1.6, 2.4, n) * 1.15, 0, 1.5), 3)
+    delinquencies = rng.poisson(0.15 + 0.35 * (utilisation > 0.8), n).astype(float)
+    last_delinquency = np.where(
+        delinquencies > 0, rng.integers(1, 25, n).astype(float), np.nan
+    )
+    book = pd.DataFrame(
+        {
+            "age": age,
+            "annual_income": income,
+            "employment_length": _employment_text(employed),
+            "home_ownership": home,
+            "purpose": rng.choice(
+                list(_PURPOSES), n, p=[v[0] for v in _PURPOSES.values()]
+            ),
+            "loan_amount": amount,
+            "term": np.where(long_term, "60 months", "36 months"),
+            "debt_to_income": np.round(rng.beta(2.2, 7.0, n) * 0.7, 4),
+            "credit_utilization": utilisation,
+            "num_delinquencies": delinquencies,
+            "months_since_last_delinquency": last_delinquency,
+            "inquiries_6m": rng.poisson(0.7, n).astype(float),
+            "open_accounts": 1.0 + rng.poisson(8, n),
+            "months_since_oldest_account": np.maximum(
+                6.0, np.round((age - 18) * 12 * rng.beta(4, 2, n))
+            ),
+        }
+    )
+    for column, share in (
+        ("annual_income", 0.04),
+        ("debt_to_income", 0.02),
+        ("credit_utilization", 0.05),
+        ("employment_length", 0.06),
+    ):
+        book.loc[rng.random(n) < share, column] = None
+    return book
+
+
+def _employment_text(years: np.ndarray) -> np.ndarray:
+    whole = np.floor(years).astype(int)
+    return np.where(
+        years < 1,
+        "< 1 year",
+        np.where(
+            whole >= 10,
+            "10+ years",
+            np.where(whole == 1, "1 year", np.char.add(whole.astype(str), " years")),
+        ),
+    ).astype(object)
+
+
+def _true_log_odds(book: pd.DataFrame) -> np.ndarray:
+    """The log-odds of :func:`make_loanbook`'s docstring, less the intercept."""
+    dti = book["debt_to_income"]
+    util = book["credit_utilization"]
+    income = book["annual_income"]
+    delinquent = book["num_delinquencies"] > 0
+    lti = (book["loan_amount"] / income).fillna(0.25)
+    term60 = (book["term"] == "60 months").astype(float)
+    employment = book["employment_length"]
+    z = (
+        (2.5 * dti + 5.0 * np.maximum(dti - 0.35, 0)).fillna(0.45)
+        + (1.6 * util**2 + 0.4 * util).fillna(0.50)
+        + (-0.55 * (np.log(income) - 10.9)).fillna(0.25)
+        + 0.45 * np.minimum(book["num_delinquencies"], 3)
+        + 0.35 * (book["months_since_last_delinquency"] < 6)
+        + 0.50 * util.fillna(0) * delinquent
+        + 0.12 * book["inquiries_6m"]
+        - 0.35 * np.log1p(book["months_since_oldest_account"] / 12)
+        + 0.6 * lti
+        + term60 * (0.30 + 1.2 * lti)
+        + 0.0006 * (book["age"] - 45) ** 2
+        + 0.25 * (employment == "< 1 year")
+        + 0.30 * employment.isna()
+        + book["purpose"].map({k: v[1] for k, v in _PURPOSES.items()})
+        + book["home_ownership"].map({k: v[1] for k, v in _HOMES.items()})
+    )
+    return z.to_numpy(dtype=float)
+
+
+@dataclass
+class LoanbookFile:
+    """What :func:`write_loanbook` wrote."""
+
+    path: str
+    rows: int
+    seed: int
+    default_rate: float
+    observed_default_rate: float
+    oracle_auc: float
+
+
+def write_loanbook(
+    out: str | Path,
+    *,
+    rows: int = 20_000,
+    seed: int = 42,
+    default_rate: float = LOANBOOK_DEFAULT_RATE,
+) -> LoanbookFile:
+    """Write :func:`make_loanbook` to a CSV or Parquet file.
+
+    Returns
+    -------
+    LoanbookFile
+        Where it went, its observed default rate and its oracle AUC (the AUC
+        of ``true_pd`` against the drawn defaults: the ceiling of any model).
+    """
+    from sklearn.metrics import roc_auc_score
+
+    out = Path(out)
+    if out.suffix.lower() not in (".csv", *PARQUET_SUFFIXES):
+        raise ConfigError(f"--out '{out}' must end in .csv or .parquet")
+    book = make_loanbook(rows, seed=seed, default_rate=default_rate)
+    write_table(book, out)
+    return LoanbookFile(
+        path=str(out),
+        rows=len(book),
+        seed=seed,
+        default_rate=default_rate,
+        observed_default_rate=float(book[SYNTHETIC_TARGET].mean()),
+        oracle_auc=float(roc_auc_score(book[SYNTHETIC_TARGET], book[TRUE_PD])),
+    )
+
+
+def write_table(frame: pd.DataFrame, out: Path) -> None:
+    """Write ``frame`` as Parquet (``.parquet``/``.pq``) or CSV, making folders."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.suffix.lower() in PARQUET_SUFFIXES:
+        frame.to_parquet(out, index=False)
+    else:
+        frame.to_csv(out, index=False)
+
+
 def load_dataset(
     source: str,
     *,
@@ -134,13 +380,15 @@ def load_dataset(
     rows: int = 10_000,
     seed: int = 42,
     drop: list[str] | None = None,
+    default_rate: float | None = None,
 ) -> Dataset:
     """Read and validate a loan table.
 
     Parameters
     ----------
     source : str
-        ``"german"``, ``"synthetic"`` or a path to a CSV, TSV or Parquet file.
+        ``"german"``, ``"synthetic"``, ``"loanbook"`` or a path to a CSV, TSV or
+        Parquet file.
     target : str, optional
         The default flag's column. Defaults to ``creditability`` for
         ``german`` and ``default`` otherwise.
@@ -148,9 +396,12 @@ def load_dataset(
         The target value that means default, needed when the target is not
         already 0/1 (``bad`` for ``german``).
     rows, seed : int
-        Size and seed of synthetic data; ignored for other sources.
+        Size and seed of synthetic data and loan books; ignored for files.
     drop : list of str, optional
-        Columns to leave out of the features, such as loan ids.
+        Columns to leave out of the features, such as loan ids. A dropped
+        ``true_pd`` column is kept aside as the known true PD.
+    default_rate : float, optional
+        Mean true PD of a loan book (default 8 %); only for ``"loanbook"``.
 
     Returns
     -------
@@ -168,6 +419,15 @@ def load_dataset(
         target = target or GERMAN_TARGET
         positive = positive or GERMAN_EVENT
         name, where = "german_credit", "pdflow:datasets/german_credit.csv"
+    elif source == "loanbook":
+        rate = LOANBOOK_DEFAULT_RATE if default_rate is None else default_rate
+        raw = make_loanbook(rows, seed=seed, default_rate=rate)
+        digest = _frame_digest(raw)
+        target = target or SYNTHETIC_TARGET
+        # The true PD is the answer: never a feature.
+        drop = [*(drop or []), TRUE_PD] if TRUE_PD not in (drop or []) else drop
+        name = "loanbook"
+        where = f"loanbook(rows={rows}, seed={seed}, default_rate={rate})"
     elif source == "synthetic":
         raw = make_synthetic(rows, seed=seed)
         digest = _frame_digest(raw)
@@ -179,6 +439,10 @@ def load_dataset(
         digest = _file_digest(path)
         target = target or SYNTHETIC_TARGET
         name, where = path.stem, str(path.resolve())
+    if default_rate is not None and source != "loanbook":
+        raise DataError(
+            f"--default-rate only applies to --data loanbook, not to '{source}'"
+        )
     return _validate(raw, target, positive, name, where, digest, drop or [])
 
 
@@ -232,12 +496,42 @@ def _validate(
     X = raw.drop(columns=[target, *drop])
     if X.shape[1] == 0:
         raise DataError(f"{where} has no feature columns besides the target '{target}'")
+    if TRUE_PD in X.columns:
+        logger.warning(
+            "column '%s' of %s looks like a known true PD and is used as a feature; "
+            "pass --drop %s to keep it out",
+            TRUE_PD,
+            where,
+            TRUE_PD,
+        )
     X, empty = _normalise_features(X)
     if X.shape[1] == 0:
         raise DataError(f"every feature column in {where} is empty")
+    true_pd = _true_pd(raw, drop, where)
     return Dataset(
-        X, y, name, where, digest, target, positive, dropped=list(drop) + empty
+        X,
+        y,
+        name,
+        where,
+        digest,
+        target,
+        positive,
+        dropped=list(drop) + empty,
+        true_pd=true_pd,
     )
+
+
+def _true_pd(raw: pd.DataFrame, drop: list[str], where: str) -> pd.Series | None:
+    """The dropped ``true_pd`` column as probabilities, or None."""
+    if TRUE_PD not in drop:
+        return None
+    values = pd.to_numeric(raw[TRUE_PD], errors="coerce")
+    if values.isna().any() or not values.between(0, 1).all():
+        raise DataError(
+            f"column '{TRUE_PD}' of {where} must hold a probability in [0, 1] on "
+            "every row"
+        )
+    return values.astype("float64").rename(TRUE_PD)
 
 
 def encode_target(column: pd.Series, target: str, positive: str | None) -> pd.Series:

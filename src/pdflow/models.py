@@ -1,8 +1,18 @@
-"""Model families: scikit-learn pipelines that take raw loan rows.
+"""Model families: scikit-learn estimators that take raw loan rows.
 
-Each family is a :class:`~sklearn.pipeline.Pipeline` whose first step prepares
-the columns (imputation, encoding) and whose last step, ``clf``, is the
-classifier, so the logged model scores loans exactly as they come.
+- ``rf``: a random forest;
+- ``logreg``: an L2-regularised logistic regression on imputed, scaled numeric
+  columns and one-hot encoded text columns;
+- ``scorecard``: optimal WoE binning plus a logistic regression, in points
+  (:class:`pdflow.estimators.WoEScorecard`);
+- ``lgbm``: LightGBM with native missing values and categories
+  (:class:`pdflow.estimators.LGBMPD`).
+
+``rf`` and ``logreg`` are a :class:`~sklearn.pipeline.Pipeline` whose first
+step prepares the columns (imputation, encoding) and whose last step, ``clf``,
+is the classifier. ``scorecard`` and ``lgbm`` prepare the columns themselves and
+are used bare, so that their ``score_points`` and ``reason_contributions`` are
+at hand on the logged model. Either way the model scores loans as they come.
 """
 
 from __future__ import annotations
@@ -10,14 +20,30 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from sklearn.base import BaseEstimator
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.impute import SimpleImputer
+from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import OrdinalEncoder
+from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
 from sklearn.utils._param_validation import InvalidParameterError
 
 from pdflow.errors import ConfigError
+from pdflow.estimators import LGBMPD, WoEScorecard
+from pdflow.ratings import DEFAULT_BASE_ODDS, DEFAULT_BASE_POINTS, DEFAULT_PDO
+
+# Types inside a model calibrated by pdflow.estimators.CalibratedPD; every
+# family trusts them, since any family can be calibrated.
+_CALIBRATION_TYPES = (
+    "pdflow.estimators.CalibratedPD",
+    "sklearn.calibration.CalibratedClassifierCV",
+    "sklearn.calibration._CalibratedClassifier",
+    "sklearn.calibration._SigmoidCalibration",
+    "sklearn.isotonic.IsotonicRegression",
+    "sklearn.model_selection._split.StratifiedKFold",
+    "scipy.interpolate._interpolate.interp1d",
+)
 
 
 @dataclass(frozen=True)
@@ -52,9 +78,88 @@ FAMILIES = {
             "max_depth": [6, 12, None],
             "min_samples_leaf": [1, 10],
         },
-        trusted_types=("numpy.dtype", "sklearn.tree._tree.Tree"),
+        trusted_types=("numpy.dtype", "sklearn.tree._tree.Tree", *_CALIBRATION_TYPES),
+    ),
+    "logreg": Family(
+        name="logreg",
+        defaults={"C": 0.1, "max_iter": 2000},
+        grid={"C": [0.01, 0.03, 0.1, 0.3, 1.0]},
+        trusted_types=("numpy.dtype", *_CALIBRATION_TYPES),
+    ),
+    "scorecard": Family(
+        name="scorecard",
+        defaults={
+            "min_iv": 0.02,
+            "monotonic_trend": "auto_asc_desc",
+            "max_n_bins": None,
+            "min_bin_size": 0.05,
+            "C": 0.1,
+            "pdo": DEFAULT_PDO,
+            "base_odds": DEFAULT_BASE_ODDS,
+            "base_points": DEFAULT_BASE_POINTS,
+        },
+        grid={"min_iv": [0.01, 0.02, 0.05], "max_n_bins": [5, None], "C": [0.1, 1.0]},
+        trusted_types=(),
+        requirements=("optbinning", "ortools"),
+        # skops saves optbinning's objects but its loader crashes the Python
+        # process (a segmentation fault) on the pyarrow string arrays that
+        # optbinning keeps under pandas 3; cloudpickle loads them faithfully.
+        serialization_format="cloudpickle",
+    ),
+    "lgbm": Family(
+        name="lgbm",
+        defaults={
+            "n_estimators": 1000,
+            "learning_rate": 0.03,
+            "num_leaves": 7,
+            "min_child_samples": 100,
+            "subsample": 0.8,
+            "colsample_bytree": 0.5,
+            "reg_lambda": 1.0,
+            "monotone": None,
+            "early_stopping_rounds": 50,
+            "validation_fraction": 0.2,
+            # One thread on purpose: on a shared 2-core machine LightGBM's
+            # default threading ran 8-10x slower under load than one thread.
+            "n_jobs": 1,
+        },
+        grid={
+            "num_leaves": [7, 15, 31],
+            "learning_rate": [0.03, 0.1],
+            "min_child_samples": [20, 100],
+        },
+        trusted_types=(
+            "collections.OrderedDict",
+            "lightgbm.basic.Booster",
+            "lightgbm.sklearn.LGBMClassifier",
+            "pdflow.estimators.LGBMPD",
+            *_CALIBRATION_TYPES,
+        ),
+        requirements=("lightgbm",),
     ),
 }
+
+
+def parse_monotone(text: str | None) -> dict[str, int] | None:
+    """``"col=1,col2=-1"`` as ``{"col": 1, "col2": -1}``; None stays None.
+
+    Examples
+    --------
+    >>> parse_monotone("debt_to_income=1, annual_income=-1")
+    {'debt_to_income': 1, 'annual_income': -1}
+    """
+    if text is None:
+        return None
+    out: dict[str, int] = {}
+    for part in (p.strip() for p in text.split(",")):
+        column, sep, value = part.rpartition("=")
+        if not sep or not column.strip() or value.strip() not in ("1", "-1", "0"):
+            raise ConfigError(
+                f"--monotone expects COLUMN=1, COLUMN=-1 or COLUMN=0 separated by "
+                f"commas, got '{part}'"
+            )
+        out[column.strip()] = int(value)
+    return out
 
 
 def get_family(name: str) -> Family:
@@ -87,8 +192,20 @@ def build_pipeline(
     numeric: list[str],
     categorical: list[str],
     seed: int,
-) -> Pipeline:
-    """An unfitted pipeline of column preparation and the family's classifier."""
+) -> BaseEstimator:
+    """An unfitted model of the family that takes raw loan rows.
+
+    A pipeline of column preparation and the classifier (step ``clf``) for
+    ``rf`` and ``logreg``; the family's own estimator for ``scorecard`` and
+    ``lgbm``, which prepare their columns themselves.
+    """
+    clf = _classifier(family, params, seed)
+    if family.name in ("scorecard", "lgbm"):
+        return clf
+    if family.name == "logreg":
+        return Pipeline(
+            [("prepare", _scaled_one_hot(numeric, categorical)), ("clf", clf)]
+        )
     prepare = ColumnTransformer(
         [
             ("num", SimpleImputer(strategy="median", add_indicator=True), numeric),
@@ -113,12 +230,55 @@ def build_pipeline(
         ],
         verbose_feature_names_out=False,
     )
-    return Pipeline([("prepare", prepare), ("clf", _classifier(family, params, seed))])
+    return Pipeline([("prepare", prepare), ("clf", clf)])
+
+
+def _scaled_one_hot(numeric: list[str], categorical: list[str]) -> ColumnTransformer:
+    """Median-imputed, standardised numbers and one-hot text, missing as a level."""
+    numbers = Pipeline(
+        [
+            ("impute", SimpleImputer(strategy="median", add_indicator=True)),
+            ("scale", StandardScaler()),
+        ]
+    )
+    text = Pipeline(
+        [
+            ("impute", SimpleImputer(strategy="constant", fill_value="missing")),
+            (
+                "encode",
+                OneHotEncoder(
+                    handle_unknown="infrequent_if_exist",
+                    min_frequency=10,
+                    sparse_output=False,
+                ),
+            ),
+        ]
+    )
+    return ColumnTransformer(
+        [("num", numbers, numeric), ("cat", text, categorical)],
+        verbose_feature_names_out=False,
+    )
+
+
+def param_prefix(model: BaseEstimator) -> str:
+    """How grid-search names the classifier's hyperparameters in ``model``."""
+    return "clf__" if isinstance(model, Pipeline) else ""
+
+
+def classifier_of(model: BaseEstimator) -> BaseEstimator:
+    """The classifier inside a family's model (its ``clf`` step, or itself)."""
+    return model.named_steps["clf"] if isinstance(model, Pipeline) else model
 
 
 def _classifier(family: Family, params: dict[str, Any], seed: int = 0):
     if family.name == "rf":
         return RandomForestClassifier(random_state=seed, **params)
+    if family.name == "logreg":
+        return LogisticRegression(random_state=seed, **params)
+    if family.name == "scorecard":
+        return WoEScorecard(**params)
+    if family.name == "lgbm":
+        return LGBMPD(random_state=seed, **params)
     raise ConfigError(f"unknown model '{family.name}'")  # pragma: no cover
 
 

@@ -27,13 +27,16 @@ from sklearn.model_selection import GridSearchCV, StratifiedKFold, train_test_sp
 from sklearn.pipeline import Pipeline
 
 from pdflow import plots, registry, tracking
-from pdflow.data import Dataset, load_dataset
+from pdflow.data import LOANBOOK_DEFAULT_RATE, Dataset, load_dataset
 from pdflow.errors import ConfigError, DataError, first_line
+from pdflow.estimators import CalibratedPD
 from pdflow.metrics import evaluate
 from pdflow.models import (
     Family,
     build_pipeline,
+    classifier_of,
     get_family,
+    param_prefix,
     resolve_params,
     validate_grid,
 )
@@ -43,6 +46,7 @@ logger = logging.getLogger(__name__)
 DEFAULT_MODEL_NAME = "pd_model_v1"
 # What a logged model needs to load and score; pinned to what trained it.
 _MODEL_REQUIREMENTS = ("mlflow", "scikit-learn", "skops", "numpy", "scipy", "pandas")
+CALIBRATION_METHODS = ("none", "isotonic", "sigmoid")
 
 
 @dataclass
@@ -94,6 +98,9 @@ class _Options:
     model_name: str
     tracking_uri: str | None
     promote: bool
+    default_rate: float | None = None
+    calibrate: str = "none"
+    central_tendency: float | None = None
 
 
 def train(
@@ -112,18 +119,22 @@ def train(
     model_name: str = DEFAULT_MODEL_NAME,
     tracking_uri: str | None = None,
     promote: bool = False,
+    default_rate: float | None = None,
+    calibrate: str = "none",
+    central_tendency: float | None = None,
 ) -> TrainResult:
     """Train a PD model, evaluate it on a held-out split, log and register it.
 
     Parameters
     ----------
     data : str
-        ``"german"``, ``"synthetic"`` or the path of a CSV or Parquet file.
-    target, positive, rows, seed, drop
+        ``"german"``, ``"synthetic"``, ``"loanbook"`` or the path of a CSV or
+        Parquet file.
+    target, positive, rows, seed, drop, default_rate
         See :func:`pdflow.data.load_dataset`; ``seed`` also seeds the split
         and the model.
     model : str
-        Model family, e.g. ``"rf"``.
+        Model family: ``"rf"``, ``"logreg"``, ``"scorecard"`` or ``"lgbm"``.
     params : dict, optional
         Hyperparameters overriding the family's defaults.
     test_size : float
@@ -136,6 +147,11 @@ def train(
     promote : bool
         Promote the new version to Production when there is none yet or when
         it beats the Production version's AUC on the same test data.
+    calibrate : {"none", "isotonic", "sigmoid"}
+        Calibrate the PDs on held-out folds of the training split.
+    central_tendency : float, optional
+        Long-run default rate in (0, 1): the PDs' log-odds are shifted so that
+        their mean over the training split equals it.
 
     Returns
     -------
@@ -154,10 +170,15 @@ def train(
         model_name,
         tracking_uri,
         promote,
+        default_rate,
+        calibrate,
+        central_tendency,
     )
     family = get_family(model)
     params = resolve_params(family, params)
+    _check_calibration(opts)
     dataset, split = _prepare(opts)
+    check_family_columns(family, params, dataset)
 
     started = time.perf_counter()
     pipe = build_pipeline(
@@ -167,6 +188,7 @@ def train(
         categorical=dataset.categorical,
         seed=seed,
     )
+    pipe = _calibrated(pipe, opts)
     pipe.fit(split.X_train, split.y_train)
     fit_seconds = time.perf_counter() - started
     logger.info(
@@ -184,6 +206,7 @@ def tune(
     seed: int = 42,
     drop: list[str] | None = None,
     model: str = "rf",
+    params: dict[str, Any] | None = None,
     grid: dict[str, list[Any]] | None = None,
     cv: int = 5,
     test_size: float = 0.25,
@@ -192,6 +215,9 @@ def tune(
     model_name: str = DEFAULT_MODEL_NAME,
     tracking_uri: str | None = None,
     promote: bool = False,
+    default_rate: float | None = None,
+    calibrate: str = "none",
+    central_tendency: float | None = None,
 ) -> TrainResult:
     """Grid-search hyperparameters by cross-validated ROC AUC, then log the best.
 
@@ -202,13 +228,17 @@ def tune(
 
     Parameters
     ----------
+    params : dict, optional
+        Hyperparameters held fixed over the grid (e.g. ``pdo``, ``monotone``).
     grid : dict of lists, optional
         Hyperparameter names of the classifier and the values to try;
         defaults to the family's grid.
     cv : int
         Number of stratified folds, at least 2.
 
-    Other parameters are as for :func:`train`.
+    Other parameters are as for :func:`train`. With ``calibrate`` or
+    ``central_tendency`` the search compares uncalibrated candidates and the
+    best one is then calibrated on the training split.
     """
     opts = _Options(
         data,
@@ -223,12 +253,18 @@ def tune(
         model_name,
         tracking_uri,
         promote,
+        default_rate,
+        calibrate,
+        central_tendency,
     )
     family = get_family(model)
+    fixed = resolve_params(family, params)
     grid = validate_grid(family, grid if grid is not None else family.grid)
+    _check_calibration(opts)
     if not isinstance(cv, int) or cv < 2:
         raise ConfigError(f"--cv must be a whole number of folds >= 2, got {cv!r}")
     dataset, split = _prepare(opts)
+    check_family_columns(family, fixed, dataset)
     smallest = int(split.y_train.value_counts().min())
     if cv > smallest:
         raise DataError(
@@ -238,7 +274,7 @@ def tune(
 
     # Candidates run in parallel, so each forest uses one core.
     base_params = resolve_params(
-        family, {"n_jobs": 1} if "n_jobs" in family.defaults else {}
+        family, {**fixed, **({"n_jobs": 1} if "n_jobs" in family.defaults else {})}
     )
     pipe = build_pipeline(
         family,
@@ -247,9 +283,10 @@ def tune(
         categorical=dataset.categorical,
         seed=seed,
     )
+    prefix = param_prefix(pipe)
     search = GridSearchCV(
         pipe,
-        {f"clf__{k}": v for k, v in grid.items()},
+        {f"{prefix}{k}": v for k, v in grid.items()},
         scoring="roc_auc",
         cv=StratifiedKFold(cv, shuffle=True, random_state=seed),
         n_jobs=-1,
@@ -257,8 +294,11 @@ def tune(
     )
     started = time.perf_counter()
     search.fit(split.X_train, split.y_train)
+    final = search.best_estimator_
+    if _calibrating(opts):
+        final = _calibrated(final, opts).fit(split.X_train, split.y_train)
     fit_seconds = time.perf_counter() - started
-    best = {k.removeprefix("clf__"): v for k, v in search.best_params_.items()}
+    best = {k.removeprefix(prefix): v for k, v in search.best_params_.items()}
     logger.info(
         "searched %d candidates in %.2fs; best %s",
         len(search.cv_results_["params"]),
@@ -278,7 +318,7 @@ def tune(
         family,
         dataset,
         split,
-        search.best_estimator_,
+        final,
         {**base_params, **best},
         fit_seconds,
         extra=log_search,
@@ -312,8 +352,57 @@ def _prepare(opts: _Options) -> tuple[Dataset, Split]:
         rows=opts.rows,
         seed=opts.seed,
         drop=opts.drop,
+        default_rate=opts.default_rate,
     )
     return dataset, split_dataset(dataset, opts.test_size, seed=opts.seed)
+
+
+def _check_calibration(opts: _Options) -> None:
+    if opts.calibrate not in CALIBRATION_METHODS:
+        raise ConfigError(
+            f"--calibrate must be one of {', '.join(CALIBRATION_METHODS)}, "
+            f"got '{opts.calibrate}'"
+        )
+    p = opts.central_tendency
+    if p is not None and not (isinstance(p, float | int) and 0 < p < 1):
+        raise ConfigError(
+            f"--central-tendency must be a default rate strictly between 0 and 1, "
+            f"got {p}"
+        )
+
+
+def _calibrating(opts: _Options) -> bool:
+    return opts.calibrate != "none" or opts.central_tendency is not None
+
+
+def _calibrated(model, opts: _Options):
+    """``model`` wrapped in :class:`CalibratedPD` when calibration is asked for."""
+    if not _calibrating(opts):
+        return model
+    return CalibratedPD(
+        model,
+        method=opts.calibrate,
+        central_tendency=opts.central_tendency,
+        random_state=opts.seed,
+    )
+
+
+def check_family_columns(family: Family, params: dict[str, Any], dataset) -> None:
+    """Refuse hyperparameters that name columns the data does not have."""
+    monotone = params.get("monotone") or {}
+    unknown = [c for c in monotone if c not in dataset.X.columns]
+    if unknown:
+        shown = ", ".join(map(str, dataset.X.columns[:8]))
+        raise ConfigError(
+            f"--monotone names column(s) not among the features of "
+            f"{dataset.source}: {', '.join(unknown)} (features: {shown} ...)"
+        )
+    text = [c for c in monotone if c in dataset.categorical]
+    if text:
+        raise ConfigError(
+            f"--monotone names text column(s) {', '.join(text)}; only numeric "
+            "columns can be constrained to be monotone"
+        )
 
 
 def split_dataset(dataset: Dataset, test_size: float, *, seed: int) -> Split:
@@ -364,10 +453,12 @@ def _record(
     # order the threads finish, so PDs can differ in the last bit from call
     # to call. The logged model scores on one thread: the same loan always
     # gets the same PD, at training time and after loading.
-    if "n_jobs" in pipe.named_steps["clf"].get_params():
-        pipe.named_steps["clf"].set_params(n_jobs=1)
+    clf = classifier_of(pipe.base_ if isinstance(pipe, CalibratedPD) else pipe)
+    if "n_jobs" in clf.get_params():
+        clf.set_params(n_jobs=1)
     proba = pipe.predict_proba(split.X_test)[:, 1]
     metrics = evaluate(split.y_test, proba, threshold=opts.threshold)
+    metrics.update(_oracle_metrics(dataset, split, proba))
     figures = plots.all_figures(split.y_test, proba, threshold=opts.threshold)
 
     started = time.perf_counter()
@@ -384,6 +475,7 @@ def _record(
             plt.close(fig)
         tracking.log_json(metrics, "metrics.json")
         tracking.log_json(_feature_info(dataset, opts), "features.json")
+        _log_scorecard(pipe)
         if extra is not None:
             extra(run.info.run_id, experiment_id, client)
         info = mlflow.sklearn.log_model(
@@ -391,9 +483,13 @@ def _record(
             name="model",
             signature=_signature(split.X_train),
             input_example=split.X_train.head(5),
-            pip_requirements=_pip_requirements(),
-            serialization_format="skops",
-            skops_trusted_types=list(family.trusted_types),
+            pip_requirements=_pip_requirements(family),
+            serialization_format=family.serialization_format,
+            skops_trusted_types=(
+                list(family.trusted_types)
+                if family.serialization_format == "skops"
+                else None
+            ),
             pyfunc_predict_fn="predict_proba",
         )
     version = registry.register(
@@ -475,10 +571,17 @@ def _run_params(opts, family, dataset, split, params) -> dict[str, Any]:
             "n_train": len(split.y_train),
             "n_test": len(split.y_test),
             "n_features": dataset.X.shape[1],
+            "calibrate": opts.calibrate,
         }
     )
-    if opts.data == "synthetic":
+    if opts.central_tendency is not None:
+        out["central_tendency"] = opts.central_tendency
+    if opts.data in ("synthetic", "loanbook"):
         out["rows"] = opts.rows
+    if opts.data == "loanbook":
+        out["default_rate"] = (
+            LOANBOOK_DEFAULT_RATE if opts.default_rate is None else opts.default_rate
+        )
     if opts.drop:
         out["drop"] = ",".join(opts.drop)
     return out
@@ -547,8 +650,47 @@ def _signature(X: pd.DataFrame) -> ModelSignature:
     return ModelSignature(inputs=Schema(columns), outputs=outputs)
 
 
-def _pip_requirements() -> list[str]:
-    return [f"{name}=={metadata.version(name)}" for name in _MODEL_REQUIREMENTS]
+def _pip_requirements(family: Family | None = None) -> list[str]:
+    """Pinned distributions the logged model needs, the family's extras included."""
+    names = list(_MODEL_REQUIREMENTS)
+    if family is not None:
+        names += [n for n in family.requirements if n not in names]
+        if family.serialization_format == "cloudpickle":
+            names.append("cloudpickle")
+    return [f"{name}=={metadata.version(name)}" for name in names]
+
+
+def _oracle_metrics(dataset: Dataset, split: Split, proba) -> dict[str, float]:
+    """With a known true PD: its AUC on the test split (the ceiling) and the gap."""
+    if dataset.true_pd is None:
+        return {}
+    true_pd = dataset.true_pd.loc[split.X_test.index].to_numpy()
+    return {
+        "oracle_auc": float(roc_auc_score(split.y_test, true_pd)),
+        "true_pd_mae": float(np.abs(np.asarray(proba) - true_pd).mean()),
+    }
+
+
+def _log_scorecard(model) -> None:
+    """A scorecard's points table, binning tables and dropped columns."""
+    card = model.base_ if isinstance(model, CalibratedPD) else model
+    if not hasattr(card, "scorecard_table"):
+        return
+    mlflow.log_text(
+        card.scorecard_table().to_csv(index=False), "scorecard/scorecard_table.csv"
+    )
+    for name, table in card.binning_tables().items():
+        mlflow.log_text(table.to_csv(index=False), f"scorecard/binning/{name}.csv")
+    dropped = [{"column": c, "reason": why} for c, why in card.dropped_.items()]
+    tracking.log_json(
+        {
+            "dropped": dropped,
+            "below_min_iv": card.below_iv_,
+            "variables": card.variables_,
+        },
+        "scorecard/variables.json",
+    )
+    mlflow.log_param("scorecard.dropped", ",".join(card.dropped_) or "-")
 
 
 def _log_candidates(client, experiment_id: str, parent_id: str, search) -> None:
