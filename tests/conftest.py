@@ -8,6 +8,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+import mlflow
 import pytest
 
 from pdflow import cli
@@ -28,7 +29,12 @@ def store(tmp_path, monkeypatch) -> str:
     """A new SQLite tracking store in an empty working folder."""
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
-    return f"sqlite:///{tmp_path / 'mlflow.db'}"
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    # MLflow keeps the last registry URI set in this process and gives it to
+    # every MlflowClient made without one: point it at this test's store.
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    return uri
 
 
 @dataclass

@@ -34,7 +34,10 @@ CASES = [
     (["train", "--data", "three_classes.csv"], "has 3 distinct values"),
     (["train", "--data", "one_class.csv"], "has a single class"),
     (["train", "--data", "tiny.csv"], "too few rows for a stratified split"),
-    (["train", "--model", "xgb"], "unknown model 'xgb', expected one of: lgbm, logreg, rf, scorecard"),
+    (
+        ["train", "--model", "xgb"],
+        "unknown model 'xgb', expected one of: lgbm, logreg, rf, scorecard",
+    ),
     (["train", "--test-size", "1.5"], "--test-size must lie strictly between 0 and 1"),
     (["train", "--test-size", "0"], "--test-size must lie strictly between 0 and 1"),
     (["train", "--n-estimators", "0"], "invalid value 0 for 'n_estimators'"),

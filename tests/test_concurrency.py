@@ -44,7 +44,7 @@ def test_eight_trainings_at_once_on_a_fresh_store(tmp_path):
     assert sorted(r["model_version"] for r in results) == list(range(1, N + 1))
     assert len({r["run_id"] for r in results}) == N
 
-    client = MlflowClient(uri)
+    client = MlflowClient(uri, registry_uri=uri)
     versions = client.search_model_versions("name = 'pd_model_v1'")
     assert sorted(int(v.version) for v in versions) == list(range(1, N + 1))
     runs = client.search_runs(

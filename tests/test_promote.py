@@ -8,9 +8,13 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 import pdflow
+from pdflow.config import GateConfig
 from pdflow.errors import ConfigError, RegistryError
 
 FAST = {"n_estimators": 15}
+# The tests of stage and alias mechanics promote versions trained on other
+# splits, which no gate should judge against each other: this one lets all pass.
+OPEN = GateConfig(min_auc=0, max_auc_drop=1, min_hl_pvalue=0, max_psi=100)
 
 
 @pytest.fixture
@@ -37,13 +41,23 @@ def champion(store) -> str | None:
 def test_production_archives_the_previous_and_moves_champion(three_versions):
     store = three_versions
     pdflow.promote(
-        "pd_model_v1", 1, stage="Production", reason="first", tracking_uri=store
+        "pd_model_v1",
+        1,
+        stage="Production",
+        reason="first",
+        gate=OPEN,
+        tracking_uri=store,
     )
     assert stages(store) == {1: "Production", 2: "None", 3: "None"}
     assert champion(store) == "1"
 
     done = pdflow.promote(
-        "pd_model_v1", 2, stage="Production", reason="better", tracking_uri=store
+        "pd_model_v1",
+        2,
+        stage="Production",
+        reason="better",
+        gate=OPEN,
+        tracking_uri=store,
     )
     assert done.archived == ["1"] and done.from_stage == "None"
     assert stages(store) == {1: "Archived", 2: "Production", 3: "None"}
@@ -54,7 +68,7 @@ def test_staging_then_archived_and_leaving_production_drops_champion(three_versi
     store = three_versions
     pdflow.promote("pd_model_v1", 3, stage="Staging", tracking_uri=store)
     assert stages(store)[3] == "Staging"
-    pdflow.promote("pd_model_v1", 3, stage="Production", tracking_uri=store)
+    pdflow.promote("pd_model_v1", 3, stage="Production", gate=OPEN, tracking_uri=store)
     assert champion(store) == "3"
     pdflow.promote(
         "pd_model_v1", 3, stage="Archived", reason="retired", tracking_uri=store
@@ -74,6 +88,7 @@ def test_promotion_is_recorded_on_the_version(three_versions, monkeypatch):
         2,
         stage="Production",
         reason="approved in MRC-12",
+        gate=OPEN,
         tracking_uri=store,
     )
     tags = MlflowClient(store).get_model_version("pd_model_v1", "2").tags

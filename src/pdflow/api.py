@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from pdflow import registry, tracking
+from pdflow import promotion, registry, tracking
+from pdflow.config import GateConfig, load_settings
 from pdflow.registry import Promotion
 
 
@@ -13,12 +14,29 @@ def promote(
     stage: str | None = None,
     alias: str | None = None,
     reason: str = "",
+    force: bool = False,
+    gate: GateConfig | None = None,
     tracking_uri: str | None = None,
 ) -> Promotion:
-    """Move a model version to a stage and/or alias; see :func:`registry.promote`."""
+    """Move a model version to a stage and/or alias, recording who and why.
+
+    A move to Production must pass the promotion gate (thresholds from
+    ``gate``, else ``pdflow.toml``, else the defaults), judged on the
+    version's own test split with the champion scored on the same loans.
+    ``force`` with a ``reason`` overrides a failed gate, and says so on the
+    version. See :func:`pdflow.promotion.promote`.
+    """
+    gate = gate if gate is not None else load_settings().gate
     client = tracking.connect(tracking_uri)
-    return registry.promote(
-        client, model_name, version, stage=stage, alias=alias, reason=reason
+    return promotion.promote(
+        client,
+        model_name,
+        version,
+        stage=stage,
+        alias=alias,
+        reason=reason,
+        force=force,
+        gate_config=gate,
     )
 
 

@@ -22,7 +22,8 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from pdflow import api, data, scoring, tracking, training
+from pdflow import api, data, scoring, tracking, training, validating
+from pdflow.config import load_settings, parse_grades
 from pdflow.errors import ConfigError, ExitCode, PdflowError, first_line
 from pdflow.models import FAMILIES, parse_monotone
 
@@ -111,6 +112,28 @@ Promote = Annotated[
     bool,
     typer.Option("--promote", help="Promote to Production if it beats the champion."),
 ]
+ConfigFile = Annotated[
+    str | None,
+    typer.Option("--config", help="Settings file [default: ./pdflow.toml if present]."),
+]
+MinAuc = Annotated[
+    float | None, typer.Option("--min-auc", help="Gate: smallest test AUC.")
+]
+MaxAucDrop = Annotated[
+    float | None,
+    typer.Option("--max-auc-drop", help="Gate: AUC drop allowed against the champion."),
+]
+MinHlPvalue = Annotated[
+    float | None,
+    typer.Option("--min-hl-pvalue", help="Gate: smallest Hosmer-Lemeshow p-value."),
+]
+MaxPsi = Annotated[
+    float | None, typer.Option("--max-psi", help="Gate: largest score PSI.")
+]
+Grades = Annotated[
+    str | None,
+    typer.Option("--grades", help="Master scale: upper PD edges, e.g. 0.01,0.05,1."),
+]
 AsJson = Annotated[
     bool, typer.Option("--json", help="Print one JSON object on stdout.")
 ]
@@ -185,6 +208,18 @@ def data_loanbook(
     )
 
 
+def _settings(config, min_auc, max_auc_drop, min_hl_pvalue, max_psi, grades=None):
+    """Gate and master scale: flags over the settings file over the defaults."""
+    settings = load_settings(config)
+    gate = settings.gate.with_overrides(
+        min_auc=min_auc,
+        max_auc_drop=max_auc_drop,
+        min_hl_pvalue=min_hl_pvalue,
+        max_psi=max_psi,
+    )
+    return {"gate": gate, "master_scale": parse_grades(grades, settings.master_scale)}
+
+
 def _family_params(
     pdo=None, base_odds=None, base_points=None, min_iv=None, monotone=None
 ) -> dict[str, Any]:
@@ -226,6 +261,12 @@ def train(
     tracking_uri: TrackingUri = None,
     promote: Promote = False,
     as_json: AsJson = False,
+    config: ConfigFile = None,
+    min_auc: MinAuc = None,
+    max_auc_drop: MaxAucDrop = None,
+    min_hl_pvalue: MinHlPvalue = None,
+    max_psi: MaxPsi = None,
+    grades: Grades = None,
 ) -> None:
     """Train a PD model, log it to MLflow and register a new version."""
     params = {
@@ -252,8 +293,11 @@ def train(
         default_rate=default_rate,
         calibrate=calibrate,
         central_tendency=central_tendency,
+        **_settings(config, min_auc, max_auc_drop, min_hl_pvalue, max_psi, grades),
     )
     _report(result, as_json)
+    if promote and not result.promoted:
+        raise typer.Exit(ExitCode.BLOCKED)
 
 
 @app.command()
@@ -284,6 +328,12 @@ def tune(
     tracking_uri: TrackingUri = None,
     promote: Promote = False,
     as_json: AsJson = False,
+    config: ConfigFile = None,
+    min_auc: MinAuc = None,
+    max_auc_drop: MaxAucDrop = None,
+    min_hl_pvalue: MinHlPvalue = None,
+    max_psi: MaxPsi = None,
+    grades: Grades = None,
 ) -> None:
     """Grid-search hyperparameters (ROC AUC), then log and register the best."""
     result = training.tune(
@@ -306,8 +356,11 @@ def tune(
         default_rate=default_rate,
         calibrate=calibrate,
         central_tendency=central_tendency,
+        **_settings(config, min_auc, max_auc_drop, min_hl_pvalue, max_psi, grades),
     )
     _report(result, as_json)
+    if promote and not result.promoted:
+        raise typer.Exit(ExitCode.BLOCKED)
 
 
 @app.command()
@@ -330,6 +383,69 @@ def predict(
 
 
 @app.command()
+def validate(
+    model_uri: Annotated[
+        str, typer.Option("--model-uri", help="e.g. models:/pd_model_v1/Production")
+    ],
+    data_source: Data = "german",
+    target: Target = None,
+    positive: Positive = None,
+    rows: Rows = 10_000,
+    seed: Seed = 42,
+    drop: Drop = None,
+    default_rate: DefaultRate = None,
+    threshold: Threshold = 0.5,
+    grades: Grades = None,
+    config: ConfigFile = None,
+    experiment: Experiment = tracking.DEFAULT_EXPERIMENT,
+    tracking_uri: TrackingUri = None,
+    as_json: AsJson = False,
+) -> None:
+    """Run the validation suite on a registered version and any data, as a run."""
+    settings = _settings(config, None, None, None, None, grades)
+    result = validating.validate(
+        model_uri,
+        data_source,
+        target=target,
+        positive=positive,
+        rows=rows,
+        seed=seed,
+        drop=_split_list(drop),
+        default_rate=default_rate,
+        threshold=threshold,
+        master_scale=settings["master_scale"],
+        experiment=experiment,
+        tracking_uri=tracking_uri,
+    )
+    if as_json:
+        print(json.dumps(result.to_dict(), default=str))
+        return
+    table = Table(show_header=False, box=None)
+    for key in ("run_id", "data_digest", "report_uri"):
+        table.add_row(key, str(getattr(result, key)))
+    for name in VALIDATE_SUMMARY:
+        if name in result.metrics:
+            table.add_row(name, f"{result.metrics[name]:.4f}")
+    out.print(f"validated [bold]{result.model_name}[/] version {result.model_version}")
+    out.print(table)
+
+
+VALIDATE_SUMMARY = (
+    "roc_auc",
+    "auc_ci_lower",
+    "auc_ci_upper",
+    "gini",
+    "ks",
+    "brier",
+    "hl_pvalue",
+    "psi_score",
+    "max_csi",
+    "grades_monotone",
+    "n_grades_failing_binomial",
+)
+
+
+@app.command()
 def promote(
     version: Annotated[str, typer.Option("--version", help="Version number.")],
     model_name: ModelName = training.DEFAULT_MODEL_NAME,
@@ -340,15 +456,30 @@ def promote(
         str | None, typer.Option(help="Alias to point at the version.")
     ] = None,
     reason: Annotated[str, typer.Option(help="Why, kept with the version.")] = "",
+    force: Annotated[
+        bool, typer.Option("--force", help="Override a failed gate (needs --reason).")
+    ] = False,
+    config: ConfigFile = None,
+    min_auc: MinAuc = None,
+    max_auc_drop: MaxAucDrop = None,
+    min_hl_pvalue: MinHlPvalue = None,
+    max_psi: MaxPsi = None,
     tracking_uri: TrackingUri = None,
 ) -> None:
-    """Move a model version to a stage and/or give it an alias."""
+    """Move a model version to a stage and/or give it an alias.
+
+    A move to Production passes the promotion gate first; a failed gate
+    exits with status 3 and changes nothing, unless --force --reason TEXT.
+    """
+    gate = _settings(config, min_auc, max_auc_drop, min_hl_pvalue, max_psi)["gate"]
     done = api.promote(
         model_name,
         version,
         stage=stage,
         alias=alias,
         reason=reason,
+        force=force,
+        gate=gate,
         tracking_uri=tracking_uri,
     )
     moved = []
@@ -358,9 +489,13 @@ def promote(
         moved.append(f"alias @{done.alias}")
     if done.archived:
         moved.append(f"archived version(s) {', '.join(done.archived)}")
+    if done.gate:
+        moved.append(f"gate {done.gate}")
     out.print(
         f"{done.model_name} version {done.version}: {'; '.join(moved)} (by {done.by})"
     )
+    if done.stage == "Production":
+        out.print(done.reason)
 
 
 @models_app.command("list")

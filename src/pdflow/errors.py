@@ -42,3 +42,9 @@ class RegistryError(PdflowError):
 
 class TrackingError(PdflowError):
     """The tracking store cannot be reached or refused a request."""
+
+
+class PromotionBlocked(PdflowError):
+    """The promotion gate refused a version; nothing was changed."""
+
+    exit_code = ExitCode.BLOCKED

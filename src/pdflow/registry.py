@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 import mlflow
 from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
+from mlflow.store.artifact.utils.models import get_model_name_and_version
 from mlflow.tracking import MlflowClient
 
 from pdflow.errors import ConfigError, RegistryError, first_line
@@ -38,6 +39,7 @@ class Promotion:
     at: str
     reason: str
     archived: list[str] = field(default_factory=list)
+    gate: str | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -97,6 +99,7 @@ def promote(
     stage: str | None = None,
     alias: str | None = None,
     reason: str = "",
+    gate: str | None = None,
 ) -> Promotion:
     """Move a version to a stage and/or point an alias at it, and record why.
 
@@ -131,6 +134,7 @@ def promote(
             by=current_user(),
             at=datetime.now(UTC).isoformat(timespec="seconds"),
             reason=reason,
+            gate=gate,
         )
         if stage is not None:
             record.archived = _move_stage(client, mv, stage)
@@ -183,6 +187,60 @@ def _record(client: MlflowClient, mv: ModelVersion, record: Promotion) -> None:
     }
     for key, value in values.items():
         client.set_model_version_tag(mv.name, mv.version, key, value)
+
+
+def record_gate(
+    client: MlflowClient,
+    name: str,
+    version: str | int,
+    outcome: dict,
+    *,
+    reason: str = "",
+) -> None:
+    """Keep the promotion gate's verdict and every check on the version.
+
+    A forced promotion also records who forced it and why.
+    """
+    verdict = (
+        "forced" if outcome["forced"] else ("passed" if outcome["passed"] else "failed")
+    )
+    failed = [c["message"] for c in outcome["checks"] if not c["passed"]]
+    values = {
+        "pdflow.gate": verdict,
+        "pdflow.gate_reasons": "; ".join(failed) or "all checks passed",
+        "pdflow.gate_checks": json.dumps(outcome)[:_HISTORY_LIMIT],
+    }
+    if outcome["forced"]:
+        values["pdflow.forced_by"] = current_user()
+        values["pdflow.forced_reason"] = reason
+    for key, value in values.items():
+        client.set_model_version_tag(name, str(version), key, value)
+
+
+def resolve_version(client: MlflowClient, model_uri: str) -> ModelVersion:
+    """The version a ``models:/`` URI (number, latest, stage or @alias) names."""
+    if not model_uri.startswith("models:/"):
+        raise ConfigError(
+            f"'{model_uri}' is not a registered model URI; expected "
+            "models:/NAME/VERSION, models:/NAME/latest, /STAGE or models:/NAME@ALIAS"
+        )
+    try:
+        name, version = get_model_name_and_version(client, model_uri)
+    except MlflowException as exc:
+        raise RegistryError(
+            f"cannot resolve model '{model_uri}': {first_line(exc)}"
+        ) from None
+    return get_version(client, name, version)
+
+
+def link_validation(
+    client: MlflowClient, mv: ModelVersion, run_id: str, report_uri: str
+) -> None:
+    """Point a version at its newest validation run and report."""
+    client.set_model_version_tag(mv.name, mv.version, "pdflow.last_validation", run_id)
+    client.set_model_version_tag(
+        mv.name, mv.version, "pdflow.last_validation_report", report_uri
+    )
 
 
 def list_versions(client: MlflowClient, name: str) -> list[dict]:

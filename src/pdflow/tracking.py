@@ -9,13 +9,17 @@ import os
 import subprocess
 import tempfile
 import threading
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+import matplotlib.pyplot as plt
 import mlflow
+import pandas as pd
 from filelock import FileLock
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
@@ -83,9 +87,30 @@ def preload() -> threading.Thread:
     return thread
 
 
+def _check_server(uri: str, timeout: float = 5.0) -> None:
+    """Fail at once when a tracking server does not answer.
+
+    MLflow's client retries a refused connection with growing back-off for
+    minutes before it gives up; one short look at ``/health`` tells sooner.
+    """
+    url = uri.rstrip("/") + "/health"
+    try:
+        with urllib.request.urlopen(url, timeout=timeout):
+            return
+    except urllib.error.HTTPError:
+        return  # it answered; what it thinks of us is for the real request
+    except (OSError, ValueError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise TrackingError(
+            f"cannot reach tracking server '{uri}': {first_line(reason)}"
+        ) from None
+
+
 def connect(uri: str | None = None) -> MlflowClient:
     """Point MLflow at the store, creating its tables once, and return a client."""
     uri = resolve_tracking_uri(uri)
+    if uri.startswith(("http://", "https://")):
+        _check_server(uri)
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
     with store_lock(uri):
@@ -149,3 +174,46 @@ def log_json(obj: Any, artifact_file: str) -> None:
         path.write_text(json.dumps(obj, indent=2, default=str))
         folder = str(Path(artifact_file).parent)
         mlflow.log_artifact(str(path), artifact_path=None if folder == "." else folder)
+
+
+# The test split of every run, kept with it so that the promotion gate and a
+# validator can score champion and challenger on exactly the same loans.
+TEST_SPLIT_ARTIFACT = "data/test_split.parquet"
+TRAIN_SAMPLE_ARTIFACT = "data/train_sample.parquet"
+REPORT_ARTIFACT = "validation/report.html"
+
+
+def log_frame(frame: pd.DataFrame, artifact_file: str) -> None:
+    """Log a table as a Parquet artifact of the active run."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / Path(artifact_file).name
+        frame.to_parquet(path, index=False)
+        folder = str(Path(artifact_file).parent)
+        mlflow.log_artifact(str(path), artifact_path=None if folder == "." else folder)
+
+
+def load_frame(client: MlflowClient, run_id: str, artifact_file: str) -> pd.DataFrame:
+    """A Parquet artifact of a run, or a TrackingError saying it is missing."""
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            path = client.download_artifacts(run_id, artifact_file, tmp)
+        except (MlflowException, OSError) as exc:
+            raise TrackingError(
+                f"run {run_id} has no artifact '{artifact_file}': {first_line(exc)}"
+            ) from None
+        return pd.read_parquet(path)
+
+
+def log_validation(result, report_html: str) -> str:
+    """Log a validation suite's tables, figures and HTML report to the active run.
+
+    Returns the report's artifact URI, to link it from the model version.
+    """
+    for name, table in result.tables.items():
+        mlflow.log_text(table.to_csv(index=False), f"validation/{name}.csv")
+    for path, figure in result.figures.items():
+        mlflow.log_figure(figure, path)
+        plt.close(figure)
+    log_json(result.metrics, "validation/metrics.json")
+    mlflow.log_text(report_html, REPORT_ARTIFACT)
+    return mlflow.get_artifact_uri(REPORT_ARTIFACT)

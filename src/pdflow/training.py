@@ -26,9 +26,10 @@ from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import GridSearchCV, StratifiedKFold, train_test_split
 from sklearn.pipeline import Pipeline
 
-from pdflow import plots, registry, tracking
+from pdflow import plots, promotion, registry, reports, tracking, validation
+from pdflow.config import GateConfig, load_settings
 from pdflow.data import LOANBOOK_DEFAULT_RATE, Dataset, load_dataset
-from pdflow.errors import ConfigError, DataError, first_line
+from pdflow.errors import ConfigError, DataError, PromotionBlocked
 from pdflow.estimators import CalibratedPD
 from pdflow.metrics import evaluate
 from pdflow.models import (
@@ -40,6 +41,7 @@ from pdflow.models import (
     resolve_params,
     validate_grid,
 )
+from pdflow.ratings import MasterScale
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +49,8 @@ DEFAULT_MODEL_NAME = "pd_model_v1"
 # What a logged model needs to load and score; pinned to what trained it.
 _MODEL_REQUIREMENTS = ("mlflow", "scikit-learn", "skops", "numpy", "scipy", "pandas")
 CALIBRATION_METHODS = ("none", "isotonic", "sigmoid")
+# Training loans kept with a run as the reference population of validation.
+TRAIN_SAMPLE_ROWS = 50_000
 
 
 @dataclass
@@ -101,6 +105,15 @@ class _Options:
     default_rate: float | None = None
     calibrate: str = "none"
     central_tendency: float | None = None
+    gate: GateConfig = field(default_factory=GateConfig)
+    scale: MasterScale = field(default_factory=MasterScale)
+
+
+def _settings(opts: _Options, gate, master_scale, config) -> None:
+    """Fill the gate and master scale: arguments, else pdflow.toml, else defaults."""
+    settings = load_settings(config)
+    opts.gate = gate if gate is not None else settings.gate
+    opts.scale = master_scale if master_scale is not None else settings.master_scale
 
 
 def train(
@@ -122,6 +135,9 @@ def train(
     default_rate: float | None = None,
     calibrate: str = "none",
     central_tendency: float | None = None,
+    gate: GateConfig | None = None,
+    master_scale: MasterScale | None = None,
+    config: str | None = None,
 ) -> TrainResult:
     """Train a PD model, evaluate it on a held-out split, log and register it.
 
@@ -152,6 +168,12 @@ def train(
     central_tendency : float, optional
         Long-run default rate in (0, 1): the PDs' log-odds are shifted so that
         their mean over the training split equals it.
+    gate : GateConfig, optional
+        Thresholds of the promotion gate; from ``pdflow.toml`` by default.
+    master_scale : MasterScale, optional
+        Rating grades of the validation suite; from ``pdflow.toml`` by default.
+    config : str, optional
+        Path of a settings file other than ``./pdflow.toml``.
 
     Returns
     -------
@@ -174,6 +196,7 @@ def train(
         calibrate,
         central_tendency,
     )
+    _settings(opts, gate, master_scale, config)
     family = get_family(model)
     params = resolve_params(family, params)
     _check_calibration(opts)
@@ -218,6 +241,9 @@ def tune(
     default_rate: float | None = None,
     calibrate: str = "none",
     central_tendency: float | None = None,
+    gate: GateConfig | None = None,
+    master_scale: MasterScale | None = None,
+    config: str | None = None,
 ) -> TrainResult:
     """Grid-search hyperparameters by cross-validated ROC AUC, then log the best.
 
@@ -257,6 +283,7 @@ def tune(
         calibrate,
         central_tendency,
     )
+    _settings(opts, gate, master_scale, config)
     family = get_family(model)
     fixed = resolve_params(family, params)
     grid = validate_grid(family, grid if grid is not None else family.grid)
@@ -460,13 +487,25 @@ def _record(
     metrics = evaluate(split.y_test, proba, threshold=opts.threshold)
     metrics.update(_oracle_metrics(dataset, split, proba))
     figures = plots.all_figures(split.y_test, proba, threshold=opts.threshold)
+    checked = validation.validate(
+        pipe,
+        split.X_train,
+        split.y_train,
+        split.X_test,
+        split.y_test,
+        scale=opts.scale,
+        threshold=opts.threshold,
+        seed=opts.seed,
+    )
+    metrics.update({k: v for k, v in checked.metrics.items() if k != "auc"})
 
     started = time.perf_counter()
     client = tracking.connect(opts.tracking_uri)
     experiment_id = tracking.ensure_experiment(client, opts.experiment)
     logged_params = _run_params(opts, family, dataset, split, params)
     with mlflow.start_run(experiment_id=experiment_id, run_name=run_name) as run:
-        mlflow.set_tags(_run_tags(dataset, family))
+        code = tracking.code_version_tags()
+        mlflow.set_tags(_run_tags(dataset, family, code))
         mlflow.log_params(logged_params)
         mlflow.log_metrics({**metrics, "fit_seconds": fit_seconds})
         _log_inputs(dataset, split)
@@ -476,6 +515,22 @@ def _record(
         tracking.log_json(metrics, "metrics.json")
         tracking.log_json(_feature_info(dataset, opts), "features.json")
         _log_scorecard(pipe)
+        _log_splits(dataset, split)
+        report = reports.render_report(
+            checked,
+            title=f"{opts.model_name}: {family.name} on {dataset.name}",
+            context={
+                "run_id": run.info.run_id,
+                "model_name": opts.model_name,
+                "model_family": family.name,
+                "data_source": dataset.source,
+                "data_digest": dataset.digest,
+                "n_train": len(split.y_train),
+                "n_test": len(split.y_test),
+                **code,
+            },
+        )
+        report_uri = tracking.log_validation(checked, report)
         if extra is not None:
             extra(run.info.run_id, experiment_id, client)
         info = mlflow.sklearn.log_model(
@@ -497,7 +552,10 @@ def _record(
         info.model_uri,
         opts.model_name,
         run_id=run.info.run_id,
-        tags=_version_tags(run.info.run_id, dataset, family, metrics),
+        tags={
+            **_version_tags(run.info.run_id, dataset, family, metrics),
+            "pdflow.validation_report": report_uri,
+        },
         description=(
             f"{family.name} on {dataset.source}, test AUC {metrics['roc_auc']:.4f}"
         ),
@@ -519,42 +577,36 @@ def _record(
         },
     )
     if opts.promote:
-        _promote_if_better(client, result, split)
+        _promote_if_better(client, result, split, opts.gate)
     return result
 
 
-def _promote_if_better(client, result: TrainResult, split: Split) -> None:
-    """Promote when no version is in Production or when this one beats it."""
+def _promote_if_better(client, result: TrainResult, split: Split, gate) -> None:
+    """Promote through the gate: first version, or one that beats the champion."""
     name, version = result.model_name, result.model_version
-    auc = result.metrics["roc_auc"]
-    current = registry.production_version(client, name)
-    if current is None:
-        reason = f"first Production version (test AUC {auc:.4f})"
-    else:
-        try:
-            champion = registry.load_sklearn(f"models:/{name}/{current.version}")
-            champion_auc = roc_auc_score(
-                split.y_test, champion.predict_proba(split.X_test)[:, 1]
-            )
-        except Exception as exc:  # a champion trained on other columns
-            result.promotion_message = (
-                f"not promoted: Production version {current.version} cannot score "
-                f"this test data ({first_line(exc, 120)})"
-            )
-            return
-        if auc <= champion_auc:
-            result.promotion_message = (
-                f"not promoted: test AUC {auc:.4f} does not beat Production version "
-                f"{current.version}'s {champion_auc:.4f} on the same test data"
-            )
-            return
-        reason = (
-            f"test AUC {auc:.4f} beats Production version {current.version}'s "
-            f"{champion_auc:.4f} on the same test data"
+    evidence = promotion.Evidence(
+        X_test=split.X_test,
+        y_test=split.y_test,
+        auc=result.metrics["roc_auc"],
+        hl_pvalue=result.metrics.get("hl_pvalue"),
+        psi=result.metrics.get("psi_score"),
+    )
+    try:
+        done = promotion.promote(
+            client,
+            name,
+            version,
+            stage="Production",
+            gate_config=gate,
+            evidence=evidence,
         )
-    registry.promote(client, name, version, stage="Production", reason=reason)
+    except PromotionBlocked as exc:
+        result.promotion_message = str(exc)
+        return
     result.promoted = True
-    result.promotion_message = f"promoted version {version} to Production: {reason}"
+    result.promotion_message = (
+        f"promoted version {version} to Production: {done.reason}"
+    )
 
 
 def _run_params(opts, family, dataset, split, params) -> dict[str, Any]:
@@ -587,9 +639,9 @@ def _run_params(opts, family, dataset, split, params) -> dict[str, Any]:
     return out
 
 
-def _run_tags(dataset: Dataset, family: Family) -> dict[str, str]:
+def _run_tags(dataset: Dataset, family: Family, code: dict) -> dict[str, str]:
     return {
-        **tracking.code_version_tags(),
+        **code,
         "pdflow.data_digest": dataset.digest,
         "pdflow.data_source": dataset.source,
         "pdflow.model_family": family.name,
@@ -626,6 +678,21 @@ def _log_inputs(dataset: Dataset, split: Split) -> None:
         mlflow.log_input(
             logged, context=context, tags={"pdflow.data_digest": dataset.digest}
         )
+
+
+def _log_splits(dataset: Dataset, split: Split) -> None:
+    """Keep the test loans and a sample of the training loans with the run.
+
+    The promotion gate scores champion and challenger on these test loans;
+    ``pdflow validate`` compares new data with the training sample.
+    """
+    target = dataset.target
+    test = split.X_test.assign(**{target: split.y_test.to_numpy()})
+    tracking.log_frame(test, tracking.TEST_SPLIT_ARTIFACT)
+    train = split.X_train.assign(**{target: split.y_train.to_numpy()})
+    if len(train) > TRAIN_SAMPLE_ROWS:
+        train = train.sample(TRAIN_SAMPLE_ROWS, random_state=0)
+    tracking.log_frame(train, tracking.TRAIN_SAMPLE_ARTIFACT)
 
 
 def _feature_info(dataset: Dataset, opts: _Options) -> dict[str, Any]:

@@ -1,0 +1,145 @@
+"""``pdflow validate``: the validation suite on any registered version and any data.
+
+The version's training sample, kept with its run, is the reference population
+for stability; the given data is scored as the test population. The outcome is
+a run of its own, linked both ways with the model version.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass
+
+import mlflow
+
+from pdflow import registry, reports, tracking, validation
+from pdflow.config import load_settings
+from pdflow.data import load_dataset
+from pdflow.errors import DataError
+from pdflow.metrics import evaluate
+from pdflow.ratings import MasterScale
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class ValidateResult:
+    """What ``pdflow validate --json`` prints."""
+
+    run_id: str
+    model_uri: str
+    model_name: str
+    model_version: int
+    data_digest: str
+    report_uri: str
+    metrics: dict[str, float]
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def validate(
+    model_uri: str,
+    data: str,
+    *,
+    target: str | None = None,
+    positive: str | None = None,
+    rows: int = 10_000,
+    seed: int = 42,
+    drop: list[str] | None = None,
+    default_rate: float | None = None,
+    threshold: float = 0.5,
+    master_scale: MasterScale | None = None,
+    experiment: str = tracking.DEFAULT_EXPERIMENT,
+    tracking_uri: str | None = None,
+) -> ValidateResult:
+    """Run the validation suite on a registered version, as a run of its own.
+
+    Parameters
+    ----------
+    model_uri : str
+        ``models:/NAME/VERSION``, ``/latest``, ``/Production`` or ``@alias``.
+    data, target, positive, rows, seed, drop, default_rate
+        The loans to validate on, as for :func:`pdflow.train`; they need the
+        target column.
+    master_scale : MasterScale, optional
+        Rating grades; from ``pdflow.toml`` by default.
+    """
+    scale = master_scale or load_settings().master_scale
+    dataset = load_dataset(
+        data,
+        target=target,
+        positive=positive,
+        rows=rows,
+        seed=seed,
+        drop=drop,
+        default_rate=default_rate,
+    )
+    client = tracking.connect(tracking_uri)
+    mv = registry.resolve_version(client, model_uri)
+    model = registry.load_sklearn(model_uri)
+    reference = tracking.load_frame(client, mv.run_id, tracking.TRAIN_SAMPLE_ARTIFACT)
+    ref_target = client.get_run(mv.run_id).data.params["target"]
+    X_ref, y_ref = reference.drop(columns=[ref_target]), reference[ref_target]
+    missing = [c for c in X_ref.columns if c not in dataset.X.columns]
+    if missing:
+        raise DataError(
+            f"{dataset.source} lacks column(s) the model needs: {', '.join(missing)}"
+        )
+    X = dataset.X[list(X_ref.columns)]
+
+    checked = validation.validate(
+        model, X_ref, y_ref, X, dataset.y, scale=scale, threshold=threshold, seed=seed
+    )
+    proba = model.predict_proba(X)[:, 1]
+    metrics = {
+        **evaluate(dataset.y, proba, threshold=threshold),
+        **{k: v for k, v in checked.metrics.items() if k != "auc"},
+    }
+    return _record(client, mv, model_uri, dataset, checked, metrics, experiment)
+
+
+def _record(client, mv, model_uri, dataset, checked, metrics, experiment):
+    code = tracking.code_version_tags()
+    experiment_id = tracking.ensure_experiment(client, experiment)
+    with mlflow.start_run(
+        experiment_id=experiment_id, run_name=f"validate-{mv.name}-v{mv.version}"
+    ) as run:
+        mlflow.set_tags(
+            {
+                **code,
+                "pdflow.validates": f"models:/{mv.name}/{mv.version}",
+                "pdflow.model_run_id": mv.run_id,
+                "pdflow.data_digest": dataset.digest,
+                "pdflow.data_source": dataset.source,
+            }
+        )
+        mlflow.log_params(
+            {"model_uri": model_uri, "data": dataset.source, "n_loans": len(dataset.y)}
+        )
+        mlflow.log_metrics(metrics)
+        report = reports.render_report(
+            checked,
+            title=f"Validation of {mv.name} version {mv.version} on {dataset.name}",
+            context={
+                "run_id": run.info.run_id,
+                "model_uri": f"models:/{mv.name}/{mv.version}",
+                "model_run_id": mv.run_id,
+                "data_source": dataset.source,
+                "data_digest": dataset.digest,
+                "n_loans": len(dataset.y),
+                **code,
+            },
+        )
+        report_uri = tracking.log_validation(checked, report)
+    registry.link_validation(client, mv, run.info.run_id, report_uri)
+    logger.info("validation run %s for %s", run.info.run_id, model_uri)
+    return ValidateResult(
+        run_id=run.info.run_id,
+        model_uri=model_uri,
+        model_name=mv.name,
+        model_version=int(mv.version),
+        data_digest=dataset.digest,
+        report_uri=report_uri,
+        metrics=metrics,
+    )
