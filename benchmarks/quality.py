@@ -23,7 +23,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy.stats import chi2
 from sklearn.base import clone
 from sklearn.metrics import brier_score_loss, roc_auc_score
 from sklearn.model_selection import StratifiedKFold
@@ -32,18 +31,10 @@ from pdflow.data import load_dataset
 from pdflow.estimators import CalibratedPD
 from pdflow.metrics import ks_score
 from pdflow.models import FAMILIES, build_pipeline, resolve_params
+from pdflow.validation import hosmer_lemeshow_test
 
 HMEQ = Path(__file__).resolve().parents[2] / "shared" / "data" / "hmeq.csv"
 SEED = 42
-
-
-def hosmer_lemeshow_pvalue(y, pd_values, groups: int = 10) -> float:
-    """p-value of the Hosmer-Lemeshow test over PD deciles (``groups - 2`` df)."""
-    frame = pd.DataFrame({"y": np.asarray(y), "p": np.asarray(pd_values)})
-    frame["group"] = pd.qcut(frame["p"].rank(method="first"), groups, labels=False)
-    g = frame.groupby("group").agg(n=("y", "size"), obs=("y", "sum"), exp=("p", "sum"))
-    stat = (((g.obs - g.exp) ** 2) / (g.exp * (1 - g.exp / g.n))).sum()
-    return float(chi2.sf(stat, groups - 2))
 
 
 def datasets(names: list[str], rows: int) -> dict:
@@ -92,7 +83,7 @@ def cross_validate(dataset, family_name: str, calibrate: str) -> dict:
         rows.append(row)
     result = pd.DataFrame(rows).mean().to_dict()
     result["gini"] = 2 * result["auc"] - 1
-    result["hl_p"] = hosmer_lemeshow_pvalue(y, oof)
+    result["hl_p"] = hosmer_lemeshow_test(y, oof).p_value
     result["seconds"] = time.perf_counter() - started
     return result
 

@@ -495,7 +495,7 @@ def promote(
         f"{done.model_name} version {done.version}: {'; '.join(moved)} (by {done.by})"
     )
     if done.stage == "Production":
-        out.print(done.reason)
+        out.print(done.reason, soft_wrap=True)
 
 
 @models_app.command("list")
@@ -602,7 +602,7 @@ def _report(result: training.TrainResult, as_json: bool) -> None:
     out.print(f"[bold]{result.model_name}[/] version {result.model_version} registered")
     out.print(table)
     if result.promotion_message:
-        out.print(result.promotion_message)
+        out.print(result.promotion_message, soft_wrap=True)
 
 
 def _parse_grid(grid: str | None) -> dict[str, Any] | None:
@@ -642,8 +642,9 @@ def main(argv: list[str] | None = None) -> int:
     argv = [a for a in argv if a != "--traceback"]
     command = typer.main.get_command(app)
     try:
-        command.main(args=argv, prog_name="pdflow", standalone_mode=False)
-        code = ExitCode.OK
+        # Without standalone mode click hands back typer.Exit's code.
+        returned = command.main(args=argv, prog_name="pdflow", standalone_mode=False)
+        code = returned if isinstance(returned, int) else ExitCode.OK
     except PdflowError as exc:
         _fail(str(exc), show_traceback)
         code = exc.exit_code

@@ -32,7 +32,7 @@ def psi_table(expected, actual, *, bins: int = 10) -> pd.DataFrame:
 
     e_share = e_bins.value_counts(normalize=True, dropna=False)
     a_share = a_bins.value_counts(normalize=True, dropna=False)
-    labels = list(dict.fromkeys([*e_share.index, *a_share.index]))
+    labels = sorted(set(e_share.index) | set(a_share.index), key=_bin_order)
     table = pd.DataFrame(
         {
             "bin": [str(b) for b in labels],
@@ -74,6 +74,13 @@ def csi_table(
         value = psi(expected[column], actual[column], bins=bins)
         rows.append({"feature": column, "csi": value, "band": psi_band(value)})
     return pd.DataFrame(rows, columns=["feature", "csi", "band"])
+
+
+def _bin_order(label) -> tuple:
+    """Numeric bins by their lower edge, then categories by name."""
+    if isinstance(label, pd.Interval):
+        return (0, label.left, "")
+    return (1, 0.0, str(label))
 
 
 def _bin(expected: pd.Series, actual: pd.Series, bins: int):

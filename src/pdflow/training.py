@@ -527,7 +527,7 @@ def _record(
                 "data_digest": dataset.digest,
                 "n_train": len(split.y_train),
                 "n_test": len(split.y_test),
-                **code,
+                "git_commit": code.get("pdflow.git_commit", "none"),
             },
         )
         report_uri = tracking.log_validation(checked, report)

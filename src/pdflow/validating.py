@@ -128,7 +128,7 @@ def _record(client, mv, model_uri, dataset, checked, metrics, experiment):
                 "data_source": dataset.source,
                 "data_digest": dataset.digest,
                 "n_loans": len(dataset.y),
-                **code,
+                "git_commit": code.get("pdflow.git_commit", "none"),
             },
         )
         report_uri = tracking.log_validation(checked, report)
