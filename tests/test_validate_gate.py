@@ -170,11 +170,31 @@ def test_validate_refuses_data_without_the_models_columns(store, run_cli, tmp_pa
     frame["creditability"] = np.r_[np.zeros(500), np.ones(500)].astype(int)
     path = tmp_path / "short.csv"
     frame.to_csv(path, index=False)
-    done = run_cli("validate", "--model-uri", "models:/pd_model_v1/1", "--data",
-                   str(path), "--target", "creditability", "--tracking-uri", store)  # fmt: skip
+    done = run_cli(
+        "validate", "--model-uri", "models:/pd_model_v1/1", "--data", str(path),
+        "--target", "creditability", "--tracking-uri", store,
+    )  # fmt: skip
     assert done.code == 1
     assert "lacks column(s) the model needs: age_in_years" in done.stderr
     bad_uri = run_cli(
         "validate", "--model-uri", "runs:/abc/model", "--tracking-uri", store
     )
     assert bad_uri.code == 2 and "is not a registered model URI" in bad_uri.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--grades", "0.01,0.1,0.5"], r"must cover [0, 1]: the last edge is 0.5"),
+        (["--grades", "0.1,0.05,1"], "grade bounds must rise strictly"),
+        (["--min-auc", "1.5"], "gate min_auc must lie in [0, 1], got 1.5"),
+        (["--max-psi", "-0.1"], "gate max_psi must be 0 or more"),
+    ],
+)
+def test_bad_grades_and_thresholds_fail_in_one_line_and_create_nothing(
+    store, run_cli, tmp_path, args, message
+):
+    done = run_cli("train", *FAST, *args, "--tracking-uri", store)
+    assert done.code == 2
+    assert done.stderr.count("\n") == 1 and message in done.stderr
+    assert not (tmp_path / "mlflow.db").exists()
