@@ -103,7 +103,8 @@ def test_settings_file_sets_gate_and_grades_and_flags_override(tmp_path, monkeyp
     assert load_settings().gate == GateConfig()
     (tmp_path / "pdflow.toml").write_text(
         "[gate]\nmin_auc = 0.72\nmin_hl_pvalue = 0.1\n\n"
-        "[master_scale]\nbounds = [0.01, 0.05, 0.2, 1.0]\nlabels = ['A', 'B', 'C', 'D']\n"
+        "[master_scale]\nbounds = [0.01, 0.05, 0.2, 1.0]\n"
+        "labels = ['A', 'B', 'C', 'D']\n"
     )
     settings = load_settings()
     assert settings.gate == GateConfig(min_auc=0.72, min_hl_pvalue=0.1)

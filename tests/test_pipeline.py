@@ -15,6 +15,7 @@ from mlflow.tracking import MlflowClient
 
 import pdflow
 from pdflow.data import load_dataset
+from pdflow.scoring import OUTPUT_COLUMNS
 from pdflow.training import split_dataset
 
 from .conftest import run_process, shared_file
@@ -104,6 +105,11 @@ def test_model_logged_with_signature_example_requirements_and_skops(trained):
     info = mlflow.models.get_model_info(first.model_uri)
     names = info.signature.inputs.input_names()
     assert "duration_in_month" in names and "creditability" not in names
+    assert info.signature.outputs.input_names() == [
+        "pd", "grade", "score", "reason_1", "reason_2", "reason_3"
+    ]  # fmt: skip
+    assert info.flavors["python_function"]["loader_module"] == "pdflow.flavor"
+    assert "pdflow" in info.flavors
     assert info.saved_input_example_info["type"] == "dataframe"
     sk = info.flavors["sklearn"]
     assert sk["serialization_format"] == "skops"
@@ -131,7 +137,7 @@ LOADER = textwrap.dedent("""
     mlflow.set_tracking_uri(store)
     X = pd.read_parquet(data)
     sk = mlflow.sklearn.load_model(uri).predict_proba(X)[:, 1]
-    py = mlflow.pyfunc.load_model(uri).predict(X)[:, 1]
+    py = mlflow.pyfunc.load_model(uri).predict(X)["pd"].to_numpy()
     print(json.dumps({"sklearn": sk.tolist(), "pyfunc": py.tolist()}))
 """)
 
@@ -193,7 +199,9 @@ def test_predict_writes_rows_with_pd_column(trained, tmp_path, run_cli):
     )
     assert done.code == 0, done.stderr
     scored = pd.read_parquet(out)
-    assert list(scored.columns) == [*raw.columns, "pd"]
+    assert list(scored.columns) == [*raw.columns, *OUTPUT_COLUMNS]
+    assert set(scored["grade"]) <= {str(g) for g in range(1, 10)}
+    assert scored["reason_1"].notna().all()
     X = load_dataset(str(loans), target="creditability", positive="bad").X
     mlflow.set_tracking_uri(store)
     expected = mlflow.sklearn.load_model(first.model_uri).predict_proba(X)[:, 1]

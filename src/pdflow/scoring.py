@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -12,6 +13,7 @@ import pandas as pd
 from pdflow import registry, tracking
 from pdflow.data import PARQUET_SUFFIXES, read_table
 from pdflow.errors import ConfigError, DataError
+from pdflow.ratings import DEFAULT_BOUNDS, MasterScale, pd_to_score
 
 logger = logging.getLogger(__name__)
 
@@ -35,7 +37,7 @@ def predict(
     *,
     tracking_uri: str | None = None,
 ) -> PredictResult:
-    """Score every row of ``input`` and write it to ``output`` with a ``pd`` column.
+    """Score every row of ``input`` and write it with ``pd``, grade, score, reasons.
 
     The model is loaded as MLflow's pyfunc, so its signature checks the
     columns; whole numbers are widened to the doubles the model was trained
@@ -48,15 +50,27 @@ def predict(
     tracking.connect(tracking_uri)
     model = registry.load_pyfunc(model_uri)
     features = conform(frame, model.metadata.get_input_schema(), source=str(input))
-    pd_values = np.asarray(model.predict(features))[:, 1]
+    answer = _as_answer(model.predict(features))
+    pd_values = answer[PD_COLUMN].to_numpy(dtype=float)
 
-    scored = frame.assign(**{PD_COLUMN: pd_values})
+    scored = frame.assign(**{c: answer[c].to_numpy() for c in answer.columns})
     output.parent.mkdir(parents=True, exist_ok=True)
     if output.suffix.lower() in PARQUET_SUFFIXES:
         scored.to_parquet(output, index=False)
     else:
         scored.to_csv(output, index=False)
     return PredictResult(model_uri, str(output), len(scored), float(pd_values.mean()))
+
+
+def _as_answer(answer) -> pd.DataFrame:
+    """A pyfunc's answer as a frame with ``pd`` first.
+
+    Models logged by pdflow answer with a frame; older ones answered with
+    ``predict_proba``'s two columns, whose second is the PD.
+    """
+    if isinstance(answer, pd.DataFrame) and PD_COLUMN in answer.columns:
+        return answer
+    return pd.DataFrame({PD_COLUMN: np.asarray(answer)[:, 1]})
 
 
 def conform(frame: pd.DataFrame, schema, *, source: str) -> pd.DataFrame:
@@ -102,3 +116,109 @@ def _as_text(value) -> str:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value)
+
+
+N_REASONS = 3
+OUTPUT_COLUMNS = (
+    "pd",
+    "grade",
+    "score",
+    *(f"reason_{i + 1}" for i in range(N_REASONS)),
+)
+
+
+@dataclass
+class PDScorer:
+    """Scores loans with a fitted model: PD, rating grade, points and reasons.
+
+    Reasons are the features that raised a loan's PD most. A scorecard gives
+    the points the loan loses against each variable's best bin, LightGBM the
+    per-row contributions to the log-odds (``pred_contrib``). For the other
+    families a feature's contribution is the fall in PD when that feature
+    alone is set to its training reference value (median or most frequent
+    value): one extra scoring pass per feature. Only positive contributions
+    count as reasons; a loan with fewer gets empty reason columns.
+    """
+
+    model: Any
+    scale: MasterScale
+    scaling: dict[str, float]
+    reference: dict[str, Any]
+
+    @classmethod
+    def from_settings(cls, model, settings: dict[str, Any]) -> PDScorer:
+        scale = settings.get("master_scale") or {}
+        return cls(
+            model=model,
+            scale=MasterScale(
+                bounds=tuple(scale.get("bounds", DEFAULT_BOUNDS)),
+                labels=tuple(scale.get("labels", ())),
+            ),
+            scaling=settings.get("scaling") or {},
+            reference=settings.get("reference") or {},
+        )
+
+    @staticmethod
+    def settings_for(
+        X_train: pd.DataFrame, *, scale: MasterScale, scaling: dict[str, float]
+    ) -> dict[str, Any]:
+        """What scoring needs besides the estimator, kept with the model."""
+        reference = {}
+        for column in X_train.columns:
+            values = X_train[column]
+            if pd.api.types.is_float_dtype(values):
+                reference[column] = float(values.median())
+            else:
+                modes = values.dropna().mode()
+                reference[column] = None if modes.empty else str(modes.iloc[0])
+        return {
+            "master_scale": scale.to_dict(),
+            "scaling": scaling,
+            "reference": reference,
+        }
+
+    def score(self, X: pd.DataFrame, *, reasons: bool = True) -> pd.DataFrame:
+        """One row per loan: ``pd`` first, then grade, score and reasons."""
+        pd_values = np.asarray(self.model.predict_proba(X))[:, 1].astype(float)
+        out = pd.DataFrame(
+            {
+                "pd": pd_values,
+                "grade": self.scale.assign(pd_values),
+                "score": self._points(X, pd_values),
+            },
+            index=X.index,
+        )
+        names = self._reasons(X, pd_values) if reasons else None
+        for i in range(N_REASONS):
+            out[f"reason_{i + 1}"] = None if names is None else names[:, i]
+        return out
+
+    def contributions(self, X: pd.DataFrame, pd_values=None) -> pd.DataFrame:
+        """Per loan and feature: how much the feature raised the loan's PD."""
+        if hasattr(self.model, "reason_contributions"):
+            return self.model.reason_contributions(X)
+        if pd_values is None:
+            pd_values = np.asarray(self.model.predict_proba(X))[:, 1]
+        columns = {}
+        for column, value in self.reference.items():
+            if column not in X.columns:
+                continue
+            neutral = X.assign(**{column: value})
+            columns[column] = pd_values - self.model.predict_proba(neutral)[:, 1]
+        return pd.DataFrame(columns, index=X.index)
+
+    def _reasons(self, X: pd.DataFrame, pd_values) -> np.ndarray:
+        contrib = self.contributions(X, pd_values)
+        values = contrib.to_numpy(dtype=float)
+        k = min(N_REASONS, values.shape[1])
+        order = np.argsort(-values, axis=1, kind="stable")[:, :k]
+        names = np.asarray(contrib.columns, dtype=object)[order]
+        names[np.take_along_axis(values, order, axis=1) <= 0] = None
+        if k < N_REASONS:
+            names = np.hstack([names, np.full((len(names), N_REASONS - k), None)])
+        return names
+
+    def _points(self, X: pd.DataFrame, pd_values) -> np.ndarray:
+        if hasattr(self.model, "score_points"):
+            return np.asarray(self.model.score_points(X), dtype=float)
+        return pd_to_score(pd_values, **self.scaling)

@@ -21,12 +21,12 @@ import numpy as np
 import pandas as pd
 from mlflow.entities import Metric, Param
 from mlflow.models import ModelSignature
-from mlflow.types import ColSpec, Schema, TensorSpec
+from mlflow.types import ColSpec, ParamSchema, ParamSpec, Schema
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import GridSearchCV, StratifiedKFold, train_test_split
 from sklearn.pipeline import Pipeline
 
-from pdflow import plots, promotion, registry, reports, tracking, validation
+from pdflow import flavor, plots, promotion, registry, reports, tracking, validation
 from pdflow.config import GateConfig, load_settings
 from pdflow.data import LOANBOOK_DEFAULT_RATE, Dataset, load_dataset
 from pdflow.errors import ConfigError, DataError, PromotionBlocked
@@ -41,7 +41,13 @@ from pdflow.models import (
     resolve_params,
     validate_grid,
 )
-from pdflow.ratings import MasterScale
+from pdflow.ratings import (
+    DEFAULT_BASE_ODDS,
+    DEFAULT_BASE_POINTS,
+    DEFAULT_PDO,
+    MasterScale,
+)
+from pdflow.scoring import OUTPUT_COLUMNS, PDScorer
 
 logger = logging.getLogger(__name__)
 
@@ -533,9 +539,11 @@ def _record(
         report_uri = tracking.log_validation(checked, report)
         if extra is not None:
             extra(run.info.run_id, experiment_id, client)
-        info = mlflow.sklearn.log_model(
+        info = flavor.log_model(
             pipe,
-            name="model",
+            settings=PDScorer.settings_for(
+                split.X_train, scale=opts.scale, scaling=_scaling(params)
+            ),
             signature=_signature(split.X_train),
             input_example=split.X_train.head(5),
             pip_requirements=_pip_requirements(family),
@@ -545,7 +553,6 @@ def _record(
                 if family.serialization_format == "skops"
                 else None
             ),
-            pyfunc_predict_fn="predict_proba",
         )
     version = registry.register(
         client,
@@ -708,13 +715,31 @@ def _feature_info(dataset: Dataset, opts: _Options) -> dict[str, Any]:
 
 
 def _signature(X: pd.DataFrame) -> ModelSignature:
-    """Inputs as the pipeline expects them: doubles and strings, missing allowed."""
+    """Inputs as the pipeline expects them (doubles and strings, missing allowed);
+    outputs as the pyfunc answers: the PD first, then grade, score and reasons."""
     columns = [
         ColSpec("double" if pd.api.types.is_float_dtype(X[c]) else "string", c)
         for c in X
     ]
-    outputs = Schema([TensorSpec(np.dtype("float64"), (-1, 2))])
-    return ModelSignature(inputs=Schema(columns), outputs=outputs)
+    outputs = [
+        ColSpec("double" if name in ("pd", "score") else "string", name)
+        for name in OUTPUT_COLUMNS
+    ]
+    # predict(df, params={"reasons": False}) skips the reasons, for speed.
+    params = ParamSchema([ParamSpec("reasons", "boolean", True)])
+    return ModelSignature(
+        inputs=Schema(columns), outputs=Schema(outputs), params=params
+    )
+
+
+def _scaling(params: dict[str, Any]) -> dict[str, float]:
+    """The points scale of a model: the scorecard's own, else pdflow's default."""
+    defaults = {
+        "pdo": DEFAULT_PDO,
+        "base_odds": DEFAULT_BASE_ODDS,
+        "base_points": DEFAULT_BASE_POINTS,
+    }
+    return {k: float(params.get(k) or v) for k, v in defaults.items()}
 
 
 def _pip_requirements(family: Family | None = None) -> list[str]:
