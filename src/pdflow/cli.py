@@ -22,7 +22,7 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from pdflow import api, data, scoring, tracking, training, validating
+from pdflow import api, batch, data, scoring, tracking, training, validating
 from pdflow.config import load_settings, parse_grades
 from pdflow.errors import ConfigError, ExitCode, PdflowError, first_line
 from pdflow.models import FAMILIES, parse_monotone
@@ -443,6 +443,64 @@ VALIDATE_SUMMARY = (
     "grades_monotone",
     "n_grades_failing_binomial",
 )
+
+
+@app.command()
+def score(
+    model_uri: Annotated[
+        str, typer.Option("--model-uri", help="e.g. models:/pd_model_v1@champion")
+    ],
+    inputs: Annotated[
+        list[str],
+        typer.Option("--input", help="CSV/Parquet file or glob; repeat for more."),
+    ],
+    output: Annotated[Path, typer.Option("--output", help="CSV or Parquet to write.")],
+    id_cols: Annotated[
+        str | None,
+        typer.Option("--id-cols", help="Columns to pass through, comma-separated."),
+    ] = None,
+    chunk_size: Annotated[
+        int, typer.Option("--chunk-size", help="Rows scored at a time.")
+    ] = 100_000,
+    on_error: Annotated[
+        str, typer.Option("--on-error", help="fail (write nothing) or skip bad rows.")
+    ] = "fail",
+    rejected: Annotated[
+        Path | None,
+        typer.Option("--rejected", help="Where skipped rows go [OUTPUT.rejected.csv]."),
+    ] = None,
+    reasons: Annotated[
+        bool, typer.Option("--reasons/--no-reasons", help="Fill reason_1..3.")
+    ] = True,
+    tracking_uri: TrackingUri = None,
+    as_json: AsJson = False,
+) -> None:
+    """Score loan files of any size in chunks: pd, grade, score and reasons."""
+    result = batch.score(
+        model_uri,
+        inputs,
+        output,
+        id_cols=_split_list(id_cols),
+        chunk_size=chunk_size,
+        on_error=on_error,
+        rejected=rejected,
+        reasons=reasons,
+        progress=not as_json and sys.stderr.isatty(),
+        tracking_uri=tracking_uri,
+    )
+    if as_json:
+        print(json.dumps(result.to_dict(), default=str))
+        return
+    skipped = (
+        f"; {result.rejected} rejected -> {result.rejected_file}"
+        if result.rejected
+        else ""
+    )
+    out.print(
+        f"scored {result.rows} loans with {result.model_uri} "
+        f"(mean PD {result.mean_pd:.4f}) -> {result.output}{skipped}",
+        soft_wrap=True,
+    )
 
 
 @app.command()

@@ -11,6 +11,7 @@ import json
 import logging
 import math
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from importlib import metadata
 from typing import Any
@@ -492,68 +493,60 @@ def _record(
     proba = pipe.predict_proba(split.X_test)[:, 1]
     metrics = evaluate(split.y_test, proba, threshold=opts.threshold)
     metrics.update(_oracle_metrics(dataset, split, proba))
-    figures = plots.all_figures(split.y_test, proba, threshold=opts.threshold)
-    checked = validation.validate(
-        pipe,
-        split.X_train,
-        split.y_train,
-        split.X_test,
-        split.y_test,
-        scale=opts.scale,
-        threshold=opts.threshold,
-        seed=opts.seed,
-    )
-    metrics.update({k: v for k, v in checked.metrics.items() if k != "auc"})
-
-    started = time.perf_counter()
-    client = tracking.connect(opts.tracking_uri)
-    experiment_id = tracking.ensure_experiment(client, opts.experiment)
-    logged_params = _run_params(opts, family, dataset, split, params)
-    with mlflow.start_run(experiment_id=experiment_id, run_name=run_name) as run:
-        code = tracking.code_version_tags()
-        mlflow.set_tags(_run_tags(dataset, family, code))
-        mlflow.log_params(logged_params)
-        mlflow.log_metrics({**metrics, "fit_seconds": fit_seconds})
-        _log_inputs(dataset, split)
-        for path, fig in figures.items():
-            mlflow.log_figure(fig, path)
-            plt.close(fig)
-        tracking.log_json(metrics, "metrics.json")
-        tracking.log_json(_feature_info(dataset, opts), "features.json")
-        _log_scorecard(pipe)
-        _log_splits(dataset, split)
-        report = reports.render_report(
-            checked,
-            title=f"{opts.model_name}: {family.name} on {dataset.name}",
-            context={
-                "run_id": run.info.run_id,
-                "model_name": opts.model_name,
-                "model_family": family.name,
-                "data_source": dataset.source,
-                "data_digest": dataset.digest,
-                "n_train": len(split.y_train),
-                "n_test": len(split.y_test),
-                "git_commit": code.get("pdflow.git_commit", "none"),
-            },
-        )
-        report_uri = tracking.log_validation(checked, report)
-        if extra is not None:
-            extra(run.info.run_id, experiment_id, client)
-        info = flavor.log_model(
+    # The validation suite runs on a second thread while the run is logged:
+    # its scoring passes release the GIL, so the two overlap on two cores.
+    with ThreadPoolExecutor(1, thread_name_prefix="pdflow-validation") as pool:
+        suite = pool.submit(
+            validation.validate,
             pipe,
-            settings=PDScorer.settings_for(
-                split.X_train, scale=opts.scale, scaling=_scaling(params)
-            ),
-            signature=_signature(split.X_train),
-            input_example=split.X_train.head(5),
-            pip_requirements=_pip_requirements(family),
-            serialization_format=family.serialization_format,
-            skops_trusted_types=(
-                list(family.trusted_types)
-                if family.serialization_format == "skops"
-                else None
-            ),
+            split.X_train,
+            split.y_train,
+            split.X_test,
+            split.y_test,
+            scale=opts.scale,
+            threshold=opts.threshold,
+            seed=opts.seed,
         )
+        figures = plots.all_figures(split.y_test, proba, threshold=opts.threshold)
+
+        started = time.perf_counter()
+        client = tracking.connect(opts.tracking_uri)
+        experiment_id = tracking.ensure_experiment(client, opts.experiment)
+        logged_params = _run_params(opts, family, dataset, split, params)
+        with mlflow.start_run(experiment_id=experiment_id, run_name=run_name) as run:
+            code = tracking.code_version_tags()
+            mlflow.set_tags(_run_tags(dataset, family, code))
+            mlflow.log_params(logged_params)
+            _log_inputs(dataset, split)
+            for path, fig in figures.items():
+                mlflow.log_figure(fig, path)
+                plt.close(fig)
+            tracking.log_json(_feature_info(dataset, opts), "features.json")
+            _log_scorecard(pipe)
+            _log_splits(dataset, split)
+            if extra is not None:
+                extra(run.info.run_id, experiment_id, client)
+            info = _log_model(pipe, family, params, split, opts)
+
+            checked = suite.result()
+            metrics.update({k: v for k, v in checked.metrics.items() if k != "auc"})
+            mlflow.log_metrics({**metrics, "fit_seconds": fit_seconds})
+            tracking.log_json(metrics, "metrics.json")
+            report = reports.render_report(
+                checked,
+                title=f"{opts.model_name}: {family.name} on {dataset.name}",
+                context={
+                    "run_id": run.info.run_id,
+                    "model_name": opts.model_name,
+                    "model_family": family.name,
+                    "data_source": dataset.source,
+                    "data_digest": dataset.digest,
+                    "n_train": len(split.y_train),
+                    "n_test": len(split.y_test),
+                    "git_commit": code.get("pdflow.git_commit", "none"),
+                },
+            )
+            report_uri = tracking.log_validation(checked, report)
     version = registry.register(
         client,
         info.model_uri,
@@ -586,6 +579,25 @@ def _record(
     if opts.promote:
         _promote_if_better(client, result, split, opts.gate)
     return result
+
+
+def _log_model(pipe, family: Family, params, split: Split, opts: _Options):
+    """Log the model in pdflow's flavor, with everything it needs to score."""
+    return flavor.log_model(
+        pipe,
+        settings=PDScorer.settings_for(
+            split.X_train, scale=opts.scale, scaling=_scaling(params)
+        ),
+        signature=_signature(split.X_train),
+        input_example=split.X_train.head(5),
+        pip_requirements=_pip_requirements(family),
+        serialization_format=family.serialization_format,
+        skops_trusted_types=(
+            list(family.trusted_types)
+            if family.serialization_format == "skops"
+            else None
+        ),
+    )
 
 
 def _promote_if_better(client, result: TrainResult, split: Split, gate) -> None:

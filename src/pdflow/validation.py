@@ -689,7 +689,9 @@ def validate(
         metrics["max_csi"] = float(tables["csi"]["csi"].max())
     with _stage("information values and permutation importances"):
         tables["information_value"] = information_values(X_test, y_test)
-        tables["importance"] = permutation_importances(model, X_test, y_test, seed=seed)
+        tables["importance"] = permutation_importances(
+            model, X_test, y_test, n_repeats=2, max_rows=2000, seed=seed
+        )
 
     figures = {
         CAP_FIGURE: cap_figure(y_test, p_test),

@@ -1,0 +1,326 @@
+"""``pdflow score``: registered models over loan files of any size, in chunks.
+
+Input files (CSV, TSV or Parquet; several, or globs) are read a chunk at a
+time, checked row by row against the model's signature, scored through the
+model's pyfunc and appended to one output file (CSV or Parquet by its
+suffix), so memory stays flat however many rows there are. Each output row
+carries the id columns asked for (or its row number) and the model's answer:
+``pd``, ``grade``, ``score`` and the reasons.
+
+Rows that cannot be scored are reported with their row number and the reason.
+With ``on_error="fail"`` the first such chunk stops the job and no output file
+is left behind; with ``"skip"`` the good rows are written and the rejected
+ones go to a file of their own.
+"""
+
+from __future__ import annotations
+
+import glob
+import logging
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+from rich.progress import Progress
+
+from pdflow import registry, tracking
+from pdflow.data import PARQUET_SUFFIXES
+from pdflow.errors import ConfigError, DataError, first_line
+from pdflow.scoring import OUTPUT_COLUMNS
+
+logger = logging.getLogger(__name__)
+
+ROW_COLUMN = "row"
+ON_ERROR = ("fail", "skip")
+SHOWN_BAD_ROWS = 5
+
+
+@dataclass
+class ScoreResult:
+    """What a batch scoring wrote."""
+
+    model_uri: str
+    output: str
+    rows: int
+    rejected: int
+    rejected_file: str | None
+    mean_pd: float
+    files: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+def score(
+    model_uri: str,
+    inputs: list[str],
+    output: str | Path,
+    *,
+    id_cols: list[str] | None = None,
+    chunk_size: int = 100_000,
+    on_error: str = "fail",
+    rejected: str | Path | None = None,
+    reasons: bool = True,
+    progress: bool = False,
+    tracking_uri: str | None = None,
+) -> ScoreResult:
+    """Score every row of ``inputs`` with a registered model into ``output``.
+
+    Parameters
+    ----------
+    inputs : list of str
+        Files or glob patterns, read in order.
+    id_cols : list of str, optional
+        Columns passed through to the output; without them each output row
+        gets its 1-based ``row`` number over all inputs.
+    on_error : {"fail", "skip"}
+        What to do with rows that cannot be scored.
+    rejected : path, optional
+        Where skipped rows go, with ``row`` and ``reason``; by default beside
+        the output as ``NAME.rejected.csv``.
+    reasons : bool
+        Fill ``reason_1`` to ``reason_3``; off is faster.
+    """
+    output = Path(output)
+    files = _expand(inputs)
+    _check_options(output, chunk_size, on_error)
+    rejected = Path(rejected) if rejected else _rejected_path(output)
+    tracking.connect(tracking_uri)
+    model = registry.load_pyfunc(model_uri)
+    schema = model.metadata.get_input_schema()
+
+    partial = output.with_name(f".{output.stem}.partial{output.suffix}")
+    writer = _Writer(partial)
+    bad_writer = _Writer(rejected) if on_error == "skip" else None
+    total = sum_pd = n_bad = 0
+    try:
+        with Progress(disable=not progress, transient=True) as bar:
+            task = bar.add_task("scoring", total=_count_rows(files))
+            for chunk, first_row, where in _chunks(files, chunk_size, id_cols):
+                good, bad = check_rows(chunk, schema, first_row=first_row, where=where)
+                if len(bad) and on_error == "fail":
+                    raise DataError(_describe(bad, where))
+                if len(bad):
+                    bad_writer.write(bad)
+                    n_bad += len(bad)
+                if len(good):
+                    answer = _answer(model, good, reasons)
+                    writer.write(_output_frame(chunk.loc[good.index], answer, id_cols))
+                    total += len(good)
+                    sum_pd += float(answer["pd"].sum())
+                bar.advance(task, len(chunk))
+        writer.close()
+        os.replace(partial, output)
+    finally:
+        writer.close()
+        partial.unlink(missing_ok=True)
+        if bad_writer is not None:
+            bad_writer.close()
+    logger.info("scored %d rows, rejected %d", total, n_bad)
+    return ScoreResult(
+        model_uri=model_uri,
+        output=str(output),
+        rows=total,
+        rejected=n_bad,
+        rejected_file=str(rejected) if n_bad else None,
+        mean_pd=sum_pd / total if total else float("nan"),
+        files=[str(f) for f in files],
+    )
+
+
+def check_rows(
+    frame: pd.DataFrame, schema, *, first_row: int = 1, where: str = "input"
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Split a chunk into rows the model can score and rows it cannot.
+
+    Returns the model's columns in the signature's types for the good rows,
+    and ``row`` (1-based over the input) and ``reason`` for the others. A
+    column the model needs that the file lacks fails the whole file.
+    """
+    missing = [n for n in schema.input_names() if n not in frame.columns]
+    if missing:
+        raise DataError(
+            f"{where} lacks column(s) the model needs: {', '.join(missing[:10])}"
+        )
+    reasons = pd.Series("", index=frame.index, dtype=object)
+    columns = {}
+    for spec in schema.inputs:
+        values = frame[spec.name]
+        if "double" in str(spec.type):
+            converted, bad = _doubles(values)
+            reasons[bad] += (
+                f"column '{spec.name}' must be a number, got "
+                + values[bad].astype(str).map(repr)
+                + "; "
+            )
+            columns[spec.name] = converted
+        else:
+            columns[spec.name] = _texts(values)
+    ok = reasons == ""
+    good = pd.DataFrame(columns, index=frame.index)[ok]
+    bad = pd.DataFrame(
+        {
+            ROW_COLUMN: first_row + np.flatnonzero(~ok.to_numpy()),
+            "reason": reasons[~ok].str.rstrip("; ").to_numpy(),
+        }
+    )
+    return good, bad
+
+
+def _doubles(values: pd.Series) -> tuple[pd.Series, pd.Series]:
+    if pd.api.types.is_bool_dtype(values) or pd.api.types.is_numeric_dtype(values):
+        return values.astype("float64"), pd.Series(False, index=values.index)
+    converted = pd.to_numeric(values, errors="coerce")
+    return converted.astype("float64"), converted.isna() & values.notna()
+
+
+def _texts(values: pd.Series) -> pd.Series:
+    # Codes read as numbers (1.0) are matched as the text they were trained as.
+    def text(value):
+        if isinstance(value, float) and value.is_integer():
+            return str(int(value))
+        return str(value)
+
+    return (
+        values.astype(object)
+        .where(values.notna(), None)
+        .map(lambda v: v if v is None or isinstance(v, str) else text(v))
+    )
+
+
+def _answer(model, good: pd.DataFrame, reasons: bool) -> pd.DataFrame:
+    answer = model.predict(good, params={"reasons": reasons})
+    if not isinstance(answer, pd.DataFrame) or "pd" not in answer.columns:
+        answer = pd.DataFrame({"pd": np.asarray(answer)[:, 1]})
+    answer.index = good.index
+    return answer
+
+
+def _output_frame(chunk, answer, id_cols) -> pd.DataFrame:
+    keep = chunk[id_cols] if id_cols else chunk[[ROW_COLUMN]]
+    out = keep.copy()
+    for column in (c for c in OUTPUT_COLUMNS if c in answer.columns):
+        out[column] = answer[column].to_numpy()
+    return out
+
+
+def _describe(bad: pd.DataFrame, where: str) -> str:
+    shown = "; ".join(
+        f"row {r}: {why}" for r, why in bad.head(SHOWN_BAD_ROWS).itertuples(index=False)
+    )
+    more = (
+        f" (and {len(bad) - SHOWN_BAD_ROWS} more)" if len(bad) > SHOWN_BAD_ROWS else ""
+    )
+    return (
+        f"{where}: {len(bad)} row(s) cannot be scored, nothing written "
+        f"(--on-error skip writes the rest): {shown}{more}"
+    )
+
+
+def _expand(inputs: list[str]) -> list[Path]:
+    if not inputs:
+        raise ConfigError("give at least one --input file")
+    files: list[Path] = []
+    for pattern in inputs:
+        found = sorted(glob.glob(pattern)) if glob.has_magic(pattern) else [pattern]
+        if not found:
+            raise DataError(f"--input '{pattern}' matches no file")
+        for name in found:
+            path = Path(name)
+            if not path.is_file():
+                raise DataError(f"input file '{path}' does not exist")
+            files.append(path)
+    return files
+
+
+def _check_options(output: Path, chunk_size: int, on_error: str) -> None:
+    if output.suffix.lower() not in (".csv", *PARQUET_SUFFIXES):
+        raise ConfigError(f"--output '{output}' must end in .csv or .parquet")
+    if on_error not in ON_ERROR:
+        raise ConfigError(f"--on-error must be fail or skip, got '{on_error}'")
+    if chunk_size < 1:
+        raise ConfigError(f"--chunk-size must be at least 1, got {chunk_size}")
+
+
+def _rejected_path(output: Path) -> Path:
+    return output.with_name(f"{output.stem}.rejected.csv")
+
+
+def _count_rows(files: list[Path]) -> int:
+    total = 0
+    for path in files:
+        if path.suffix.lower() in PARQUET_SUFFIXES:
+            total += pq.ParquetFile(path).metadata.num_rows
+        else:
+            with path.open("rb") as handle:
+                lines = sum(
+                    block.count(b"\n")
+                    for block in iter(lambda: handle.read(1 << 20), b"")
+                )
+            total += max(lines - 1, 0)
+    return total
+
+
+def _chunks(
+    files: list[Path], chunk_size: int, id_cols: list[str] | None
+) -> Iterator[tuple[pd.DataFrame, int, str]]:
+    """Each chunk with its first 1-based row number over all files, and its file."""
+    first_row = 1
+    for path in files:
+        for chunk in _read_chunks(path, chunk_size, id_cols):
+            missing = [c for c in id_cols or [] if c not in chunk.columns]
+            if missing:
+                raise DataError(f"{path} has no id column(s) {', '.join(missing)}")
+            chunk.index = pd.RangeIndex(first_row, first_row + len(chunk))
+            chunk[ROW_COLUMN] = chunk.index.to_numpy()
+            yield chunk, first_row, str(path)
+            first_row += len(chunk)
+
+
+def _read_chunks(path: Path, chunk_size: int, id_cols) -> Iterator[pd.DataFrame]:
+    try:
+        if path.suffix.lower() in PARQUET_SUFFIXES:
+            for batch in pq.ParquetFile(path).iter_batches(batch_size=chunk_size):
+                yield batch.to_pandas()
+            return
+        sep = "\t" if path.suffix.lower() in (".tsv", ".tab") else ","
+        dtype = {c: str for c in id_cols or []}
+        yield from pd.read_csv(path, sep=sep, chunksize=chunk_size, dtype=dtype)
+    except (UnicodeDecodeError, pd.errors.ParserError, pa.ArrowException) as exc:
+        raise DataError(f"cannot read '{path}': {first_line(exc, 160)}") from None
+    except pd.errors.EmptyDataError:
+        raise DataError(f"input file '{path}' is empty") from None
+
+
+class _Writer:
+    """Appends frames to one CSV or Parquet file, created on the first write."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.parquet = path.suffix.lower() in PARQUET_SUFFIXES
+        self._pq: pq.ParquetWriter | None = None
+        self._started = False
+
+    def write(self, frame: pd.DataFrame) -> None:
+        if self.parquet:
+            table = pa.Table.from_pandas(frame, preserve_index=False)
+            if self._pq is None:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                self._pq = pq.ParquetWriter(self.path, table.schema)
+            self._pq.write_table(table.cast(self._pq.schema))
+            return
+        if not self._started:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        frame.to_csv(self.path, mode="a" if self._started else "w",
+                     header=not self._started, index=False)  # fmt: skip
+        self._started = True
+
+    def close(self) -> None:
+        if self._pq is not None:
+            self._pq.close()
+            self._pq = None

@@ -1,0 +1,134 @@
+"""``pdflow score``: chunked batch scoring, id columns, globs and bad rows."""
+
+from __future__ import annotations
+
+import json
+
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+
+import pdflow
+from pdflow.data import load_dataset
+from pdflow.scoring import OUTPUT_COLUMNS
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("batch")
+    store = f"sqlite:///{folder / 'mlflow.db'}"
+    result = pdflow.train("german", params={"n_estimators": 15}, tracking_uri=store)
+    return store, result.model_uri
+
+
+@pytest.fixture
+def loans(tmp_path):
+    frame = load_dataset("german").X.reset_index(drop=True)
+    return frame.assign(loan_id=[f"L{i:04d}" for i in range(len(frame))])
+
+
+def _expected(store, uri, X):
+    mlflow.set_tracking_uri(store)
+    mlflow.set_registry_uri(store)
+    return mlflow.sklearn.load_model(uri).predict_proba(X)[:, 1]
+
+
+def test_chunks_and_files_score_like_the_model_in_process(
+    model, loans, tmp_path, run_cli
+):
+    store, uri = model
+    loans.iloc[:400].to_csv(tmp_path / "part-1.csv", index=False)
+    loans.iloc[400:].to_parquet(tmp_path / "part-2.parquet", index=False)
+    out = tmp_path / "scored.parquet"
+    done = run_cli(
+        "score", "--model-uri", uri, "--input", str(tmp_path / "part-1.csv"),
+        "--input", str(tmp_path / "part-2.*"), "--output", out, "--id-cols",
+        "loan_id", "--chunk-size", "128", "--json", "--tracking-uri", store,
+    )  # fmt: skip
+    assert done.code == 0, done.stderr
+    summary = json.loads(done.stdout)
+    assert summary["rows"] == 1000 and summary["rejected"] == 0
+    assert len(summary["files"]) == 2
+
+    scored = pd.read_parquet(out)
+    assert list(scored.columns) == ["loan_id", *OUTPUT_COLUMNS]
+    assert list(scored["loan_id"]) == list(loans["loan_id"])
+    expected = _expected(store, uri, loans.drop(columns="loan_id"))
+    np.testing.assert_allclose(scored["pd"], expected, rtol=0, atol=1e-12)
+    assert summary["mean_pd"] == pytest.approx(expected.mean())
+
+
+def test_bad_rows_fail_the_job_and_nothing_is_written(model, loans, tmp_path, run_cli):
+    store, uri = model
+    bad = loans.astype({"credit_amount": object})
+    bad.loc[[6, 700], "credit_amount"] = "lots"
+    bad.to_csv(tmp_path / "loans.csv", index=False)
+    out = tmp_path / "scored.csv"
+    done = run_cli(
+        "score", "--model-uri", uri, "--input", tmp_path / "loans.csv", "--output",
+        out, "--chunk-size", "500", "--tracking-uri", store,
+    )  # fmt: skip
+    assert done.code == 1
+    assert done.stderr.count("\n") == 1
+    assert "row 7: column 'credit_amount' must be a number, got 'lots'" in done.stderr
+    assert not out.exists()
+    assert not list(tmp_path.glob(".scored*"))
+
+
+def test_skip_writes_good_rows_and_a_file_of_rejects(model, loans, tmp_path, run_cli):
+    store, uri = model
+    bad = loans.astype({"credit_amount": object, "duration_in_month": object})
+    bad.loc[6, "credit_amount"] = "lots"
+    bad.loc[700, "duration_in_month"] = "two years"
+    bad.to_csv(tmp_path / "loans.csv", index=False)
+    out = tmp_path / "scored.csv"
+    done = run_cli(
+        "score", "--model-uri", uri, "--input", tmp_path / "loans.csv", "--output",
+        out, "--on-error", "skip", "--chunk-size", "300", "--no-reasons",
+        "--tracking-uri", store,
+    )  # fmt: skip
+    assert done.code == 0, done.stderr
+    scored = pd.read_csv(out)
+    assert len(scored) == 998 and 7 not in set(scored["row"])
+    assert scored["reason_1"].isna().all()
+    rejected = pd.read_csv(tmp_path / "scored.rejected.csv")
+    assert list(rejected["row"]) == [7, 701]
+    assert "column 'duration_in_month' must be a number" in rejected["reason"][1]
+    good = loans.drop(index=[6, 700]).drop(columns="loan_id")
+    np.testing.assert_allclose(scored["pd"], _expected(store, uri, good), atol=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (["--input", "nothing-*.csv"], 1, "--input 'nothing-*.csv' matches no file"),
+        (["--output", "out.json"], 2, "--output 'out.json' must end in .csv"),
+        (["--on-error", "ignore"], 2, "--on-error must be fail or skip"),
+        (["--id-cols", "nope"], 1, "has no id column(s) nope"),
+    ],
+)
+def test_bad_options_fail_in_one_line(
+    model, loans, tmp_path, run_cli, args, code, message
+):
+    store, uri = model
+    monkey_input = tmp_path / "loans.csv"
+    loans.head(10).to_csv(monkey_input, index=False)
+    base = {"--input": str(monkey_input), "--output": str(tmp_path / "o.csv")}
+    for flag, value in zip(args[::2], args[1::2], strict=True):
+        base[flag] = value if flag != "--input" else str(tmp_path / value)
+    flat = [item for pair in base.items() for item in pair]
+    done = run_cli("score", "--model-uri", uri, *flat, "--tracking-uri", store)
+    assert done.code == code
+    assert message.replace("nothing-*", str(tmp_path / "nothing-*")) in done.stderr
+
+
+def test_a_missing_model_column_fails_the_file(model, loans, tmp_path, run_cli):
+    store, uri = model
+    loans.drop(columns="purpose").to_csv(tmp_path / "loans.csv", index=False)
+    done = run_cli(
+        "score", "--model-uri", uri, "--input", tmp_path / "loans.csv",
+        "--output", tmp_path / "o.csv", "--tracking-uri", store,
+    )  # fmt: skip
+    assert done.code == 1
+    assert "lacks column(s) the model needs: purpose" in done.stderr
