@@ -22,7 +22,16 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from pdflow import api, batch, data, scoring, tracking, training, validating
+from pdflow import (
+    api,
+    batch,
+    data,
+    registry,
+    scoring,
+    tracking,
+    training,
+    validating,
+)
 from pdflow.config import load_settings, parse_grades
 from pdflow.errors import ConfigError, ExitCode, PdflowError, first_line
 from pdflow.models import FAMILIES, parse_monotone
@@ -602,29 +611,53 @@ def ui(
     if uri.startswith(("http://", "https://")):
         raise ConfigError(f"{uri} is a tracking server: open it in a browser instead")
     tracking.connect(uri)  # creates the schema once, under the lock
+    command = ["server", "--backend-store-uri", uri, "--workers", "1"]
+    _run_mlflow_server(
+        command, host, port, health="/health", banner=f"MLflow UI (store {uri})"
+    )
+
+
+@app.command()
+def serve(
+    model_uri: Annotated[
+        str, typer.Option("--model-uri", help="e.g. models:/pd_model_v1@champion")
+    ],
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 5001,
+    host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
+    workers: Annotated[int, typer.Option(help="Server processes.")] = 1,
+    tracking_uri: TrackingUri = None,
+) -> None:
+    """Serve a registered model over HTTP with MLflow's scoring server.
+
+    POST /invocations with dataframe_split, dataframe_records, inputs or CSV;
+    the answer holds pd, grade, score and reasons for every loan.
+    """
+    if workers < 1:
+        raise ConfigError(f"--workers must be at least 1, got {workers}")
+    client = tracking.connect(tracking_uri)
+    mv = registry.resolve_version(client, model_uri)
+    pinned = f"models:/{mv.name}/{mv.version}"
+    command = ["models", "serve", "-m", pinned, "--env-manager", "local"]
+    command += ["--workers", str(workers)]
+    env = {"MLFLOW_TRACKING_URI": tracking.resolve_tracking_uri(tracking_uri)}
+    _run_mlflow_server(
+        command, host, port, health="/ping", banner=f"{pinned} ({model_uri})", env=env
+    )
+
+
+def _run_mlflow_server(command, host, port, *, health, banner, env=None) -> None:
+    """Run ``mlflow COMMAND`` on host:port until it stops or Ctrl-C."""
     # MLflow starts its web server by the bare name 'uvicorn'; make sure the
     # one beside this Python is found, whatever PATH says.
-    env = dict(os.environ)
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
-    command = [
-        sys.executable,
-        "-m",
-        "mlflow",
-        "server",
-        "--backend-store-uri",
-        uri,
-        "--host",
-        host,
-        "--port",
-        str(port),
-        "--workers",
-        "1",
-    ]
-    process = subprocess.Popen(command, env=env)
+    full_env = {**os.environ, **(env or {})}
+    bin_dir = str(Path(sys.executable).parent)
+    full_env["PATH"] = f"{bin_dir}{os.pathsep}{full_env.get('PATH', '')}"
+    argv = [sys.executable, "-m", "mlflow", *command, "--host", host, "--port"]
+    process = subprocess.Popen([*argv, str(port)], env=full_env)
     url = f"http://{host}:{port}"
     try:
-        if _wait_until_up(f"{url}/health", process):
-            err.print(f"MLflow UI on {url} (store {uri}); Ctrl-C stops it")
+        if _wait_until_up(f"{url}{health}", process):
+            err.print(f"{banner} on {url}; Ctrl-C stops it")
         code = process.wait()
     except KeyboardInterrupt:
         process.terminate()

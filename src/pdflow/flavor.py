@@ -94,8 +94,18 @@ class PDPredictor:
         self.scorer = PDScorer.from_settings(model, settings)
 
     def predict(self, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
+        from mlflow.exceptions import MlflowException
+        from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
+
+        from pdflow.errors import DataError
+
         reasons = True if not params else bool(params.get("reasons", True))
-        return self.scorer.score(model_input, reasons=reasons)
+        try:
+            return self.scorer.score(model_input, reasons=reasons)
+        except DataError as exc:  # a client's mistake: HTTP 400, not 500
+            raise MlflowException(
+                str(exc), error_code=INVALID_PARAMETER_VALUE
+            ) from None
 
     def get_raw_model(self):
         return self.model

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from pandas.api.types import is_float_dtype
 
 from pdflow import registry, tracking
 from pdflow.data import PARQUET_SUFFIXES, read_table
@@ -144,6 +145,7 @@ class PDScorer:
     scale: MasterScale
     scaling: dict[str, float]
     reference: dict[str, Any]
+    text_columns: tuple[str, ...] = ()
 
     @classmethod
     def from_settings(cls, model, settings: dict[str, Any]) -> PDScorer:
@@ -156,6 +158,7 @@ class PDScorer:
             ),
             scaling=settings.get("scaling") or {},
             reference=settings.get("reference") or {},
+            text_columns=tuple(settings.get("text_columns") or ()),
         )
 
     @staticmethod
@@ -175,10 +178,28 @@ class PDScorer:
             "master_scale": scale.to_dict(),
             "scaling": scaling,
             "reference": reference,
+            "text_columns": [c for c in X_train if not is_float_dtype(X_train[c])],
         }
+
+    def check_types(self, X: pd.DataFrame) -> None:
+        """Refuse a number, or anything else, where the model expects text."""
+        for column in self.text_columns:
+            if column not in X.columns:
+                continue
+            values = X[column]
+            if pd.api.types.infer_dtype(values, skipna=True) in ("string", "empty"):
+                continue
+            wrong = values.notna() & ~values.map(lambda v: isinstance(v, str))
+            if wrong.any():
+                row = int(np.flatnonzero(wrong.to_numpy())[0])
+                raise DataError(
+                    f"column '{column}' must be text, got {values.iloc[row]!r} in "
+                    f"row {row + 1}"
+                )
 
     def score(self, X: pd.DataFrame, *, reasons: bool = True) -> pd.DataFrame:
         """One row per loan: ``pd`` first, then grade, score and reasons."""
+        self.check_types(X)
         pd_values = np.asarray(self.model.predict_proba(X))[:, 1].astype(float)
         out = pd.DataFrame(
             {
@@ -190,7 +211,10 @@ class PDScorer:
         )
         names = self._reasons(X, pd_values) if reasons else None
         for i in range(N_REASONS):
-            out[f"reason_{i + 1}"] = None if names is None else names[:, i]
+            # Plain objects, so that "no reason" stays None (JSON null) rather
+            # than becoming NaN in pandas' own string type.
+            column = [None] * len(out) if names is None else names[:, i]
+            out[f"reason_{i + 1}"] = pd.Series(column, index=X.index, dtype=object)
         return out
 
     def contributions(self, X: pd.DataFrame, pd_values=None) -> pd.DataFrame:
