@@ -87,7 +87,7 @@ def score(
         Fill ``reason_1`` to ``reason_3``; off is faster.
     """
     output = Path(output)
-    files = _expand(inputs)
+    files = expand_inputs(inputs)
     _check_options(output, chunk_size, on_error)
     rejected = Path(rejected) if rejected else _rejected_path(output)
     tracking.connect(tracking_uri)
@@ -222,7 +222,8 @@ def _describe(bad: pd.DataFrame, where: str) -> str:
     )
 
 
-def _expand(inputs: list[str]) -> list[Path]:
+def expand_inputs(inputs: list[str]) -> list[Path]:
+    """The files that ``inputs`` (paths or glob patterns) name, in order."""
     if not inputs:
         raise ConfigError("give at least one --input file")
     files: list[Path] = []

@@ -26,6 +26,7 @@ from pdflow import (
     api,
     batch,
     data,
+    monitoring,
     registry,
     scoring,
     tracking,
@@ -481,10 +482,36 @@ def score(
     reasons: Annotated[
         bool, typer.Option("--reasons/--no-reasons", help="Fill reason_1..3.")
     ] = True,
+    engine: Annotated[
+        str, typer.Option("--engine", help="pandas (chunks) or spark (spark_udf).")
+    ] = "pandas",
+    spark_master: Annotated[
+        str, typer.Option("--spark-master", help="Spark master URL for --engine spark.")
+    ] = "local[2]",
     tracking_uri: TrackingUri = None,
     as_json: AsJson = False,
 ) -> None:
     """Score loan files of any size in chunks: pd, grade, score and reasons."""
+    if engine not in ("pandas", "spark"):
+        raise ConfigError(f"--engine must be pandas or spark, got '{engine}'")
+    if engine == "spark":
+        from pdflow import spark_engine
+
+        rows = spark_engine.score(
+            model_uri,
+            batch.expand_inputs(inputs),
+            output,
+            id_cols=_split_list(id_cols),
+            reasons=reasons,
+            master=spark_master,
+            tracking_uri=tracking_uri,
+        )
+        summary = {"model_uri": model_uri, "output": str(output), "rows": rows}
+        if as_json:
+            print(json.dumps(summary))
+        else:
+            out.print(f"scored {rows} loans on Spark with {model_uri} -> {output}")
+        return
     result = batch.score(
         model_uri,
         inputs,
@@ -508,6 +535,66 @@ def score(
     out.print(
         f"scored {result.rows} loans with {result.model_uri} "
         f"(mean PD {result.mean_pd:.4f}) -> {result.output}{skipped}",
+        soft_wrap=True,
+    )
+
+
+@app.command()
+def monitor(
+    model_uri: Annotated[
+        str, typer.Option("--model-uri", help="e.g. models:/pd_model_v1@champion")
+    ],
+    input_file: Annotated[
+        Path, typer.Option("--input", help="CSV or Parquet of new loans.")
+    ],
+    bins: Annotated[
+        int, typer.Option("--bins", help="Quantile bins of the training sample.")
+    ] = 10,
+    max_psi: Annotated[
+        float, typer.Option("--max-psi", help="PSI of the PD above which to exit 3.")
+    ] = 0.25,
+    experiment: Experiment = tracking.DEFAULT_EXPERIMENT,
+    tracking_uri: TrackingUri = None,
+    as_json: AsJson = False,
+) -> None:
+    """Compare new loans with a version's training sample (PSI, CSI), as a run.
+
+    Exits with status 3 when the PSI of the PD is above --max-psi.
+    """
+    result = monitoring.monitor(
+        model_uri,
+        input_file,
+        experiment=experiment,
+        tracking_uri=tracking_uri,
+        bins=bins,
+        threshold=max_psi,
+    )
+    if as_json:
+        print(json.dumps(result.to_dict(), default=str))
+    else:
+        _print_monitoring(result)
+    if result.shifted:
+        raise typer.Exit(ExitCode.BLOCKED)
+
+
+def _print_monitoring(result: monitoring.MonitorResult) -> None:
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
+    table.add_column("feature", no_wrap=True)
+    table.add_column("csi", justify="right")
+    table.add_column("band")
+    colours = {"stable": "green", "watch": "yellow", "shift": "bold red"}
+    for row in result.csi.itertuples(index=False):
+        colour = colours.get(row.band, "")
+        table.add_row(row.feature, f"{row.csi:.4f}", f"[{colour}]{row.band}[/]")
+    out.print(
+        f"monitored [bold]{result.model_name}[/] version {result.model_version} "
+        f"on {result.n_loans} loans"
+    )
+    out.print(table)
+    out.print(
+        f"PSI of the PD: {result.psi_score:.4f} ({result.band}); mean PD "
+        f"{result.mean_pd_reference:.4f} -> {result.mean_pd_new:.4f}; "
+        f"{result.n_features_shifted} feature(s) shifted; run {result.run_id}",
         soft_wrap=True,
     )
 

@@ -436,7 +436,7 @@ def load_dataset(
     else:
         path = Path(source)
         raw = read_table(path)
-        digest = _file_digest(path)
+        digest = file_digest(path)
         target = target or SYNTHETIC_TARGET
         name, where = path.stem, str(path.resolve())
     if default_rate is not None and source != "loanbook":
@@ -595,7 +595,7 @@ def _normalise_features(X: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
     return pd.DataFrame(out, index=X.index), empty
 
 
-def _file_digest(path: Path) -> str:
+def file_digest(path: Path) -> str:
     sha = hashlib.sha256()
     with path.open("rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):

@@ -233,14 +233,10 @@ def resolve_version(client: MlflowClient, model_uri: str) -> ModelVersion:
     return get_version(client, name, version)
 
 
-def link_validation(
-    client: MlflowClient, mv: ModelVersion, run_id: str, report_uri: str
-) -> None:
-    """Point a version at its newest validation run and report."""
-    client.set_model_version_tag(mv.name, mv.version, "pdflow.last_validation", run_id)
-    client.set_model_version_tag(
-        mv.name, mv.version, "pdflow.last_validation_report", report_uri
-    )
+def tag_version(client: MlflowClient, mv: ModelVersion, tags: dict[str, str]) -> None:
+    """Set tags on a version: links to its validation and monitoring runs."""
+    for key, value in tags.items():
+        client.set_model_version_tag(mv.name, mv.version, key, value)
 
 
 def list_versions(client: MlflowClient, name: str) -> list[dict]:

@@ -213,16 +213,22 @@ def load_frame(client: MlflowClient, run_id: str, artifact_file: str) -> pd.Data
         return pd.read_parquet(path)
 
 
+def log_tables_and_figures(tables: dict, figures: dict) -> None:
+    """Log tables as CSV and figures as PNG to the active run, keyed by path."""
+    for artifact_file, table in tables.items():
+        mlflow.log_text(table.to_csv(index=False), artifact_file)
+    for artifact_file, figure in figures.items():
+        mlflow.log_figure(figure, artifact_file)
+        plt.close(figure)
+
+
 def log_validation(result, report_html: str) -> str:
     """Log a validation suite's tables, figures and HTML report to the active run.
 
     Returns the report's artifact URI, to link it from the model version.
     """
-    for name, table in result.tables.items():
-        mlflow.log_text(table.to_csv(index=False), f"validation/{name}.csv")
-    for path, figure in result.figures.items():
-        mlflow.log_figure(figure, path)
-        plt.close(figure)
+    tables = {f"validation/{name}.csv": t for name, t in result.tables.items()}
+    log_tables_and_figures(tables, result.figures)
     log_json(result.metrics, "validation/metrics.json")
     mlflow.log_text(report_html, REPORT_ARTIFACT)
     return mlflow.get_artifact_uri(REPORT_ARTIFACT)

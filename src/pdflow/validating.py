@@ -132,7 +132,14 @@ def _record(client, mv, model_uri, dataset, checked, metrics, experiment):
             },
         )
         report_uri = tracking.log_validation(checked, report)
-    registry.link_validation(client, mv, run.info.run_id, report_uri)
+    registry.tag_version(
+        client,
+        mv,
+        {
+            "pdflow.last_validation": run.info.run_id,
+            "pdflow.last_validation_report": report_uri,
+        },
+    )
     logger.info("validation run %s for %s", run.info.run_id, model_uri)
     return ValidateResult(
         run_id=run.info.run_id,
