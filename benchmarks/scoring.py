@@ -10,7 +10,9 @@ Trains LightGBM on a 20,000-loan book in a fresh store, then prints:
 2. ``pdflow score`` on a Parquet file of each ``--rows`` count, as a whole
    process: rows per second and the largest peak memory of the processes so
    far (with reasons only up to a million rows);
-3. ``pdflow serve`` on loopback: p50/p95/p99 latency of single-loan and
+3. ``pdflow score --engine pandas`` against ``--engine spark`` on the
+   smallest row count;
+4. ``pdflow serve`` on loopback: p50/p95/p99 latency of single-loan and
    1,000-loan requests, and requests per second from 8 concurrent clients.
 """
 
@@ -112,6 +114,24 @@ def peak_rss_mib(command: list) -> float:
     return int(done.stdout.split()[-1]) / 1024
 
 
+def spark(uri: str, store: str, folder: Path, rows: int) -> None:
+    """The same Parquet file through both engines, each as a whole process."""
+    source = folder / f"book-{rows}.parquet"
+    if not source.exists():
+        book(rows, seed=100).to_parquet(source, index=False)
+    for engine in ("pandas", "spark"):
+        out = folder / f"{engine}-{rows}.parquet"
+        command = [
+            PDFLOW, "score", "--engine", engine, "--model-uri", uri, "--input", source,
+            "--output", out, "--no-reasons", "--tracking-uri", store, "--json",
+        ]  # fmt: skip
+        started = time.perf_counter()
+        subprocess.run(command, check=True, capture_output=True)
+        wall = time.perf_counter() - started
+        print(f"  --engine {engine:<7} {rows:>11,} rows {wall:7.1f} s  "
+              f"{rows / wall:10,.0f} rows/s")  # fmt: skip
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -134,11 +154,11 @@ def percentiles(samples: list[float]) -> str:
     return f"p50 {q[49]:6.1f} ms  p95 {q[94]:6.1f} ms  p99 {q[98]:6.1f} ms"
 
 
-def http(uri: str, store: str, loans, seconds: float) -> None:
+def http(uri: str, store: str, loans, seconds: float, workers: int) -> None:
     port = free_port()
     server = subprocess.Popen(
         [PDFLOW, "serve", "--model-uri", uri, "--port", str(port),
-         "--tracking-uri", store],
+         "--workers", str(workers), "--tracking-uri", store],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
     )  # fmt: skip
     base = f"http://127.0.0.1:{port}"
@@ -158,7 +178,7 @@ def http(uri: str, store: str, loans, seconds: float) -> None:
         ).encode()
         for _ in range(20):
             post(url, one)
-        print("\nHTTP on loopback, one server process")
+        print(f"\nHTTP on loopback, {workers} server worker(s)")
         print(f"  1 loan      {percentiles([post(url, one) for _ in range(300)])}")
         print(f"  1,000 loans {percentiles([post(url, many) for _ in range(40)])}")
 
@@ -187,6 +207,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, nargs="+", default=[1_000_000])
     parser.add_argument("--http-seconds", type=float, default=10.0)
+    parser.add_argument("--workers", type=int, default=1, help="pdflow serve's")
+    parser.add_argument(
+        "--parts",
+        nargs="+",
+        default=["memory", "batch", "spark", "http"],
+        choices=["memory", "batch", "spark", "http"],
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
@@ -196,11 +223,17 @@ def main() -> None:
         )
         uri = trained.model_uri
         loans = book(min(args.rows), seed=7)
-        in_process(uri, loans)
-        print("\nbatch files, whole processes")
-        for rows in args.rows:
-            batch(uri, store, folder, rows)
-        http(uri, store, loans, args.http_seconds)
+        if "memory" in args.parts:
+            in_process(uri, loans)
+        if "batch" in args.parts:
+            print("\nbatch files, whole processes")
+            for rows in args.rows:
+                batch(uri, store, folder, rows)
+        if "spark" in args.parts:
+            print("\npandas against Spark (local[2]), whole processes, no reasons")
+            spark(uri, store, folder, min(args.rows))
+        if "http" in args.parts:
+            http(uri, store, loans, args.http_seconds, args.workers)
 
 
 if __name__ == "__main__":

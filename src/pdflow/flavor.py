@@ -38,6 +38,9 @@ def log_model(model, *, name: str = "model", settings: dict[str, Any], **kwargs)
     """
     import pdflow.flavor as flavor  # the module itself is the flavor
 
+    # MLflow would reload the model it just saved to try the input example;
+    # pdflow's tests load every family in a fresh process instead, and a
+    # training is spared a second deserialisation.
     return Model.log(
         artifact_path=None,
         name=name,
@@ -45,6 +48,7 @@ def log_model(model, *, name: str = "model", settings: dict[str, Any], **kwargs)
         flavor_name=FLAVOR_NAME,
         pd_model=model,
         settings=settings,
+        validate_serving_input=False,
         **kwargs,
     )
 
@@ -54,6 +58,7 @@ def save_model(
 ):
     """Save as the sklearn flavor, then make the pyfunc pdflow's."""
     mlflow_model = mlflow_model or Model()
+    kwargs.pop("validate_serving_input", None)  # Model.log's, not sklearn's
     package = Path(__file__).resolve().parent
     mlflow.sklearn.save_model(
         pd_model,

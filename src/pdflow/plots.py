@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -81,3 +83,11 @@ def all_figures(y_true, y_prob, *, threshold: float = 0.5) -> dict[str, Figure]:
         "plots/calibration_curve.png": calibration_figure(y_true, y_prob),
         "plots/ks_plot.png": ks_figure(y_true, y_prob),
     }
+
+
+def png_bytes(figure: Figure, *, dpi: int = 100) -> bytes:
+    """Render a figure to PNG and close it."""
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=dpi)
+    plt.close(figure)
+    return buffer.getvalue()

@@ -160,7 +160,10 @@ def _number(value: float) -> str:
     return f"{value:.4f}"
 
 
-def _png_base64(figure: Figure) -> str:
+def _png_base64(figure: Figure | bytes) -> str:
+    """A figure, or a PNG already rendered from one, as base64 text."""
+    if isinstance(figure, bytes):
+        return base64.b64encode(figure).decode("ascii")
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=100)
     return base64.b64encode(buffer.getvalue()).decode("ascii")

@@ -17,7 +17,6 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-import matplotlib.pyplot as plt
 import mlflow
 import pandas as pd
 from filelock import FileLock
@@ -25,6 +24,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from pdflow.errors import TrackingError, first_line
+from pdflow.plots import png_bytes
 
 logger = logging.getLogger(__name__)
 
@@ -214,12 +214,24 @@ def load_frame(client: MlflowClient, run_id: str, artifact_file: str) -> pd.Data
 
 
 def log_tables_and_figures(tables: dict, figures: dict) -> None:
-    """Log tables as CSV and figures as PNG to the active run, keyed by path."""
-    for artifact_file, table in tables.items():
-        mlflow.log_text(table.to_csv(index=False), artifact_file)
-    for artifact_file, figure in figures.items():
-        mlflow.log_figure(figure, artifact_file)
-        plt.close(figure)
+    """Log tables as CSV and figures (or their PNG bytes) to the active run.
+
+    Both are keyed by artifact path; everything goes up in one upload.
+    """
+    files = {path: table.to_csv(index=False).encode() for path, table in tables.items()}
+    for path, figure in figures.items():
+        files[path] = figure if isinstance(figure, bytes) else png_bytes(figure)
+    log_files(files)
+
+
+def log_files(files: dict[str, bytes]) -> None:
+    """Log file contents, keyed by artifact path, to the active run at once."""
+    with tempfile.TemporaryDirectory() as tmp:
+        for artifact_file, content in files.items():
+            path = Path(tmp, artifact_file)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(content)
+        mlflow.log_artifacts(tmp)
 
 
 def log_validation(result, report_html: str) -> str:

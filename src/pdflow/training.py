@@ -16,7 +16,6 @@ from dataclasses import asdict, dataclass, field
 from importlib import metadata
 from typing import Any
 
-import matplotlib.pyplot as plt
 import mlflow
 import numpy as np
 import pandas as pd
@@ -493,22 +492,11 @@ def _record(
     proba = pipe.predict_proba(split.X_test)[:, 1]
     metrics = evaluate(split.y_test, proba, threshold=opts.threshold)
     metrics.update(_oracle_metrics(dataset, split, proba))
-    # The validation suite runs on a second thread while the run is logged:
-    # its scoring passes release the GIL, so the two overlap on two cores.
+    # The validation suite and every figure are computed and drawn on a second
+    # thread while the run is logged: scoring releases the GIL, so the two
+    # overlap on two cores. Only this thread touches matplotlib meanwhile.
     with ThreadPoolExecutor(1, thread_name_prefix="pdflow-validation") as pool:
-        suite = pool.submit(
-            validation.validate,
-            pipe,
-            split.X_train,
-            split.y_train,
-            split.X_test,
-            split.y_test,
-            scale=opts.scale,
-            threshold=opts.threshold,
-            seed=opts.seed,
-        )
-        figures = plots.all_figures(split.y_test, proba, threshold=opts.threshold)
-
+        suite = pool.submit(_validate_and_draw, pipe, split, proba, opts)
         started = time.perf_counter()
         client = tracking.connect(opts.tracking_uri)
         experiment_id = tracking.ensure_experiment(client, opts.experiment)
@@ -518,9 +506,6 @@ def _record(
             mlflow.set_tags(_run_tags(dataset, family, code))
             mlflow.log_params(logged_params)
             _log_inputs(dataset, split)
-            for path, fig in figures.items():
-                mlflow.log_figure(fig, path)
-                plt.close(fig)
             tracking.log_json(_feature_info(dataset, opts), "features.json")
             _log_scorecard(pipe)
             _log_splits(dataset, split)
@@ -528,7 +513,8 @@ def _record(
                 extra(run.info.run_id, experiment_id, client)
             info = _log_model(pipe, family, params, split, opts)
 
-            checked = suite.result()
+            checked, plot_pngs = suite.result()
+            tracking.log_files(plot_pngs)
             metrics.update({k: v for k, v in checked.metrics.items() if k != "auc"})
             mlflow.log_metrics({**metrics, "fit_seconds": fit_seconds})
             tracking.log_json(metrics, "metrics.json")
@@ -579,6 +565,23 @@ def _record(
     if opts.promote:
         _promote_if_better(client, result, split, opts.gate)
     return result
+
+
+def _validate_and_draw(pipe, split: Split, proba, opts: _Options):
+    """The validation suite with its figures, and the standard plots, as PNGs."""
+    checked = validation.validate(
+        pipe,
+        split.X_train,
+        split.y_train,
+        split.X_test,
+        split.y_test,
+        scale=opts.scale,
+        threshold=opts.threshold,
+        seed=opts.seed,
+    )
+    checked.figures = {p: plots.png_bytes(f) for p, f in checked.figures.items()}
+    figures = plots.all_figures(split.y_test, proba, threshold=opts.threshold)
+    return checked, {p: plots.png_bytes(f) for p, f in figures.items()}
 
 
 def _log_model(pipe, family: Family, params, split: Split, opts: _Options):
