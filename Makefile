@@ -12,7 +12,7 @@ help: ## List the targets
 $(BIN)/pdflow: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[test,spark]'
+	$(BIN)/pip install -q -e '.[test,spark,server]'
 	@touch $@
 
 install: $(BIN)/pdflow ## Create .venv and install pdflow with its test tools

@@ -86,14 +86,15 @@ def test_skip_writes_good_rows_and_a_file_of_rejects(model, loans, tmp_path, run
     done = run_cli(
         "score", "--model-uri", uri, "--input", tmp_path / "loans.csv", "--output",
         out, "--on-error", "skip", "--chunk-size", "300", "--no-reasons",
-        "--tracking-uri", store,
+        "--id-cols", "loan_id", "--tracking-uri", store,
     )  # fmt: skip
     assert done.code == 0, done.stderr
     scored = pd.read_csv(out)
-    assert len(scored) == 998 and 7 not in set(scored["row"])
+    assert len(scored) == 998 and "L0006" not in set(scored["loan_id"])
     assert scored["reason_1"].isna().all()
     rejected = pd.read_csv(tmp_path / "scored.rejected.csv")
     assert list(rejected["row"]) == [7, 701]
+    assert list(rejected["loan_id"]) == ["L0006", "L0700"]
     assert "column 'duration_in_month' must be a number" in rejected["reason"][1]
     good = loans.drop(index=[6, 700]).drop(columns="loan_id")
     np.testing.assert_allclose(scored["pd"], _expected(store, uri, good), atol=1e-12)

@@ -31,7 +31,7 @@ from rich.progress import Progress
 from pdflow import registry, tracking
 from pdflow.data import PARQUET_SUFFIXES
 from pdflow.errors import ConfigError, DataError, first_line
-from pdflow.scoring import OUTPUT_COLUMNS
+from pdflow.scoring import OUTPUT_COLUMNS, shortlist
 
 logger = logging.getLogger(__name__)
 
@@ -106,7 +106,7 @@ def score(
                 if len(bad) and on_error == "fail":
                     raise DataError(_describe(bad, where))
                 if len(bad):
-                    bad_writer.write(bad)
+                    bad_writer.write(_with_ids(bad, chunk, id_cols))
                     n_bad += len(bad)
                 if len(good):
                     answer = _answer(model, good, reasons)
@@ -145,7 +145,7 @@ def check_rows(
     missing = [n for n in schema.input_names() if n not in frame.columns]
     if missing:
         raise DataError(
-            f"{where} lacks column(s) the model needs: {', '.join(missing[:10])}"
+            f"{where} lacks column(s) the model needs: {shortlist(missing)}"
         )
     reasons = pd.Series("", index=frame.index, dtype=object)
     columns = {}
@@ -199,6 +199,14 @@ def _answer(model, good: pd.DataFrame, reasons: bool) -> pd.DataFrame:
         answer = pd.DataFrame({"pd": np.asarray(answer)[:, 1]})
     answer.index = good.index
     return answer
+
+
+def _with_ids(bad: pd.DataFrame, chunk: pd.DataFrame, id_cols) -> pd.DataFrame:
+    """Rejected rows with their id columns, so they can be found and fixed."""
+    if not id_cols:
+        return bad
+    ids = chunk.loc[bad[ROW_COLUMN].to_numpy(), id_cols].reset_index(drop=True)
+    return pd.concat([ids, bad], axis=1)
 
 
 def _output_frame(chunk, answer, id_cols) -> pd.DataFrame:

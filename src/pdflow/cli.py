@@ -29,6 +29,7 @@ from pdflow import (
     monitoring,
     registry,
     scoring,
+    server,
     tracking,
     training,
     validating,
@@ -48,8 +49,9 @@ models_app = typer.Typer(help="Inspect registered models.", no_args_is_help=True
 app.add_typer(data_app, name="data")
 app.add_typer(models_app, name="models")
 
-out = Console()
-err = Console(stderr=True)
+# Piped output is read whole (or by scripts): no wrapping at 80 columns.
+out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 160)
+err = Console(stderr=True, soft_wrap=True)
 
 # Options shared by several commands, defined once.
 TrackingUri = Annotated[
@@ -574,6 +576,11 @@ def monitor(
     else:
         _print_monitoring(result)
     if result.shifted:
+        err.print(
+            f"pdflow: PSI of the PD {result.psi_score:.4f} is above --max-psi "
+            f"{max_psi}: the population has shifted",
+            soft_wrap=True,
+        )
         raise typer.Exit(ExitCode.BLOCKED)
 
 
@@ -732,6 +739,69 @@ def serve(
     )
 
 
+@app.command("server")
+def team_server(
+    backend_store_uri: Annotated[
+        str | None,
+        typer.Option(
+            "--backend-store-uri", help="Database of runs and models: postgresql://..."
+        ),
+    ] = None,
+    artifacts_destination: Annotated[
+        str, typer.Option(help="Folder or bucket the server proxies artifacts to.")
+    ] = "./mlartifacts",
+    host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 5000,
+    workers: Annotated[int, typer.Option(help="Server processes.")] = 1,
+    auth_db_uri: Annotated[
+        str | None,
+        typer.Option(help="Database of users [default: the backend store]."),
+    ] = None,
+    admin_password_file: Annotated[
+        str | None,
+        typer.Option(
+            help=f"File holding the admin password [or ${server.PASSWORD_ENV}]."
+        ),
+    ] = None,
+    check: Annotated[
+        str | None,
+        typer.Option("--check", help="Only check that URI answers and signs you in."),
+    ] = None,
+) -> None:
+    """Start MLflow's tracking server for a team: database, artifacts, sign-in.
+
+    Clients then set MLFLOW_TRACKING_URI, MLFLOW_TRACKING_USERNAME and
+    MLFLOW_TRACKING_PASSWORD, and every pdflow command works against it.
+    """
+    if check is not None:
+        who = server.check(
+            check,
+            username=os.environ.get("MLFLOW_TRACKING_USERNAME"),
+            password=os.environ.get("MLFLOW_TRACKING_PASSWORD"),
+        )
+        out.print(f"{check} answers; signed in as {who}")
+        return
+    if backend_store_uri is None:
+        raise ConfigError("give --backend-store-uri postgresql://USER@HOST:PORT/DB")
+    planned = server.plan(
+        backend_store_uri=backend_store_uri,
+        artifacts_destination=artifacts_destination,
+        host=host,
+        port=port,
+        workers=workers,
+        auth_db_uri=auth_db_uri,
+        admin_password_file=admin_password_file,
+    )
+    _run_mlflow_server(
+        planned.command,
+        host,
+        port,
+        health="/health",
+        banner=f"tracking server (clients: MLFLOW_TRACKING_URI={planned.tracking_uri})",
+        env=planned.env,
+    )
+
+
 def _run_mlflow_server(command, host, port, *, health, banner, env=None) -> None:
     """Run ``mlflow COMMAND`` on host:port until it stops or Ctrl-C."""
     # MLflow starts its web server by the bare name 'uvicorn'; make sure the
@@ -815,6 +885,9 @@ def _cell(value: Any) -> str:
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; return (and exit with) its status."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    # stdout carries pdflow's own output (--json); MLflow would print links
+    # to runs there when the store is a tracking server.
+    os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
     # --traceback may stand anywhere on the line; it only changes error output.
     show_traceback = "--traceback" in argv
     argv = [a for a in argv if a != "--traceback"]

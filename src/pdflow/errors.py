@@ -17,7 +17,10 @@ class ExitCode(enum.IntEnum):
 def first_line(exc: BaseException, limit: int = 200) -> str:
     """The first line of an exception's message, or its type when it has none."""
     text = str(exc).strip()
-    return text.splitlines()[0][:limit] if text else type(exc).__name__
+    if not text:
+        return type(exc).__name__
+    line = text.splitlines()[0]
+    return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
 class PdflowError(Exception):

@@ -58,8 +58,13 @@ def register(
     run_id: str,
     tags: dict[str, str],
     description: str = "",
+    model_id: str | None = None,
 ) -> ModelVersion:
-    """Register ``model_uri`` as a new version of ``name`` (created if new)."""
+    """Register ``model_uri`` as a new version of ``name`` (created if new).
+
+    ``model_id`` is MLflow 3's logged model behind a ``models:/m-...`` URI,
+    which a tracking server needs to accept it as the version's source.
+    """
     with store_lock(client.tracking_uri):
         try:
             client.create_registered_model(name)
@@ -67,7 +72,12 @@ def register(
             if exc.error_code != "RESOURCE_ALREADY_EXISTS":
                 raise
         return client.create_model_version(
-            name, model_uri, run_id=run_id, tags=tags, description=description
+            name,
+            model_uri,
+            run_id=run_id,
+            tags=tags,
+            description=description,
+            model_id=model_id,
         )
 
 
@@ -149,9 +159,13 @@ def _move_stage(client: MlflowClient, mv: ModelVersion, stage: str) -> list[str]
     before = production_version(client, name) if stage == "Production" else None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)
-        client.transition_model_version_stage(
-            name, mv.version, stage, archive_existing_versions=(stage == "Production")
-        )
+        # The old champion is archived first, by pdflow rather than through
+        # archive_existing_versions: never two versions in Production, and
+        # MLflow's SQL for that flag fails on PostgreSQL (it compares the
+        # integer version column with the text version of the request).
+        if before is not None and str(before.version) != str(mv.version):
+            client.transition_model_version_stage(name, before.version, "Archived")
+        client.transition_model_version_stage(name, mv.version, stage)
     if stage == "Production":
         client.set_registered_model_alias(name, CHAMPION, mv.version)
         if before is not None and before.version != mv.version:

@@ -63,6 +63,12 @@ def predict(
     return PredictResult(model_uri, str(output), len(scored), float(pd_values.mean()))
 
 
+def shortlist(names: list[str], most: int = 10) -> str:
+    """Names joined by commas, the first ``most`` of them and how many more."""
+    shown = ", ".join(map(str, names[:most]))
+    return shown if len(names) <= most else f"{shown} (and {len(names) - most} more)"
+
+
 def _as_answer(answer) -> pd.DataFrame:
     """A pyfunc's answer as a frame with ``pd`` first.
 
@@ -81,7 +87,7 @@ def conform(frame: pd.DataFrame, schema, *, source: str) -> pd.DataFrame:
     missing = [name for name in schema.input_names() if name not in frame.columns]
     if missing:
         raise DataError(
-            f"{source} lacks column(s) the model needs: {', '.join(missing[:10])}"
+            f"{source} lacks column(s) the model needs: {shortlist(missing)}"
         )
     out = {}
     for spec in schema.inputs:

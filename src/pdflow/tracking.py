@@ -128,14 +128,27 @@ def connect(uri: str | None = None) -> MlflowClient:
             client.search_experiments(max_results=1)
             client.search_registered_models(max_results=1)
         except MlflowException as exc:
-            raise TrackingError(
-                f"cannot use tracking store '{uri}': {first_line(exc)}"
-            ) from None
+            raise TrackingError(_refusal(uri, exc)) from None
         except Exception as exc:  # connection errors, bad URIs
             raise TrackingError(
                 f"cannot reach tracking store '{uri}': {first_line(exc)}"
             ) from None
     return client
+
+
+def _refusal(uri: str, exc: MlflowException) -> str:
+    """One line for a store that answered no: sign-in refused, or why not."""
+    text = str(exc)
+    if "401" in text or "not authenticated" in text.lower():
+        user = os.environ.get("MLFLOW_TRACKING_USERNAME")
+        who = f"user '{user}'" if user else "anyone without MLFLOW_TRACKING_USERNAME"
+        return (
+            f"tracking server '{uri}' refused to sign in {who}: wrong user name or "
+            "password (MLFLOW_TRACKING_USERNAME, MLFLOW_TRACKING_PASSWORD)"
+        )
+    if "403" in text or "PERMISSION_DENIED" in text:
+        return f"tracking server '{uri}' refused: {first_line(exc)}"
+    return f"cannot use tracking store '{uri}': {first_line(exc)}"
 
 
 def ensure_experiment(client: MlflowClient, name: str) -> str:

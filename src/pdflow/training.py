@@ -538,6 +538,7 @@ def _record(
         info.model_uri,
         opts.model_name,
         run_id=run.info.run_id,
+        model_id=info.model_id,
         tags={
             **_version_tags(run.info.run_id, dataset, family, metrics),
             "pdflow.validation_report": report_uri,

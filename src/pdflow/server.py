@@ -1,0 +1,158 @@
+"""``pdflow server``: MLflow's tracking server for a team, with sign-in.
+
+The backend store is a database (PostgreSQL for a team), artifacts are proxied
+by the server to a folder or bucket (clients never need the bucket's keys),
+and MLflow's basic-auth app asks every request to sign in. The admin user's
+password comes from ``MLFLOW_AUTH_ADMIN_PASSWORD`` or a file, never from a
+default; the user store lives in the same database as the runs unless told
+otherwise.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import os
+import secrets
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from pdflow.errors import ConfigError, TrackingError, first_line
+
+logger = logging.getLogger(__name__)
+
+ADMIN = "admin"
+PASSWORD_ENV = "MLFLOW_AUTH_ADMIN_PASSWORD"
+SECRET_ENV = "MLFLOW_FLASK_SERVER_SECRET_KEY"
+
+
+@dataclass(frozen=True)
+class ServerPlan:
+    """The ``mlflow server`` arguments and environment ``pdflow server`` runs."""
+
+    command: list[str]
+    env: dict[str, str]
+    tracking_uri: str
+
+
+def plan(
+    *,
+    backend_store_uri: str,
+    artifacts_destination: str,
+    host: str = "127.0.0.1",
+    port: int = 5000,
+    workers: int = 1,
+    auth_db_uri: str | None = None,
+    admin_password_file: str | None = None,
+    config_dir: str | Path = ".pdflow",
+) -> ServerPlan:
+    """Check the options and write the sign-in configuration the server reads."""
+    if not backend_store_uri.startswith(("postgresql", "mysql", "sqlite", "mssql")):
+        raise ConfigError(
+            f"--backend-store-uri '{backend_store_uri}' is not a database URI; "
+            "expected postgresql://USER@HOST:PORT/DB"
+        )
+    if workers < 1:
+        raise ConfigError(f"--workers must be at least 1, got {workers}")
+    password = _admin_password(admin_password_file)
+
+    folder = Path(config_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    ini = folder / "basic_auth.ini"
+    ini.write_text(
+        "[mlflow]\n"
+        "default_permission = READ\n"
+        f"database_uri = {auth_db_uri or backend_store_uri}\n"
+        f"admin_username = {ADMIN}\n"
+        "authorization_function = mlflow.server.auth:authenticate_request_basic_auth\n"
+    )
+    ini.chmod(0o600)
+    command = [
+        "server",
+        "--backend-store-uri", backend_store_uri,
+        "--artifacts-destination", artifacts_destination,
+        "--serve-artifacts",
+        "--app-name", "basic-auth",
+        "--workers", str(workers),
+    ]  # fmt: skip
+    env = {
+        "MLFLOW_AUTH_CONFIG_PATH": str(ini.resolve()),
+        PASSWORD_ENV: password,
+        SECRET_ENV: _secret_key(folder),
+    }
+    return ServerPlan(command, env, f"http://{host}:{port}")
+
+
+def _secret_key(folder: Path) -> str:
+    """The key that signs the UI's CSRF tokens: the environment's, else one kept
+    in ``folder`` so that every restart and every worker share it."""
+    if os.environ.get(SECRET_ENV):
+        return os.environ[SECRET_ENV]
+    path = folder / "secret_key"
+    if not path.exists():
+        path.write_text(secrets.token_hex(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def _admin_password(path: str | None) -> str:
+    if path is not None:
+        try:
+            password = Path(path).read_text().strip()
+        except OSError as exc:
+            raise ConfigError(
+                f"--admin-password-file '{path}' cannot be read: {first_line(exc)}"
+            ) from None
+        if not password:
+            raise ConfigError(f"--admin-password-file '{path}' is empty")
+        return password
+    password = os.environ.get(PASSWORD_ENV, "")
+    if not password:
+        raise ConfigError(
+            f"the admin password must come from {PASSWORD_ENV} or "
+            "--admin-password-file; pdflow has no default password"
+        )
+    return password
+
+
+def check(uri: str, *, username: str | None, password: str | None) -> str:
+    """Reach ``uri`` and sign in; returns who is signed in, or raises one line."""
+    base = uri.rstrip("/")
+    try:
+        with urllib.request.urlopen(f"{base}/health", timeout=10):
+            pass
+    except (OSError, ValueError) as exc:
+        reason = first_line(getattr(exc, "reason", exc))
+        raise TrackingError(f"cannot reach tracking server '{uri}': {reason}") from None
+    if not username or not password:
+        raise TrackingError(
+            f"{uri} answers; set MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD "
+            "to sign in"
+        )
+    request = urllib.request.Request(
+        f"{base}/api/2.0/mlflow/users/current",
+        headers={"Authorization": _basic(username, password)},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            who = json.loads(response.read()).get("user", {}).get("username", username)
+    except urllib.error.HTTPError as exc:
+        if exc.code == 401:
+            raise TrackingError(
+                f"{uri} refused to sign in user '{username}': wrong user name or "
+                "password"
+            ) from None
+        if exc.code == 404:
+            raise TrackingError(
+                f"{uri} answers but has no sign-in (basic-auth)"
+            ) from None
+        raise TrackingError(f"{uri} answered HTTP {exc.code} to sign-in") from None
+    return who
+
+
+def _basic(username: str, password: str) -> str:
+    token = base64.b64encode(f"{username}:{password}".encode()).decode()
+    return f"Basic {token}"
