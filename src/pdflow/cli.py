@@ -47,7 +47,9 @@ app = typer.Typer(
 data_app = typer.Typer(help="Write sample loan data.", no_args_is_help=True)
 models_app = typer.Typer(help="Inspect registered models.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
+runs_app = typer.Typer(help="Look after runs.", no_args_is_help=True)
 app.add_typer(models_app, name="models")
+app.add_typer(runs_app, name="runs")
 
 # Piped output is read whole (or by scripts): no wrapping at 80 columns.
 out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 160)
@@ -692,6 +694,39 @@ def models_list(
         table.add_row(*[_cell(row[c]) for c in columns])
     # Never squeeze the table into a narrow pipe: it is read whole.
     Console(width=max(out.width, 100)).print(table)
+
+
+@runs_app.command("cleanup")
+def runs_cleanup(
+    older_than: Annotated[
+        float | None,
+        typer.Option(
+            "--older-than",
+            help="Also fail runs from other machines older than this many hours.",
+        ),
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Only say what would be marked.")
+    ] = False,
+    tracking_uri: TrackingUri = None,
+    as_json: AsJson = False,
+) -> None:
+    """Mark runs left RUNNING by a process that is gone as FAILED, and say which."""
+    if older_than is not None and older_than < 0:
+        raise ConfigError(f"--older-than must be 0 or more hours, got {older_than}")
+    client = tracking.connect(tracking_uri)
+    found = tracking.cleanup_runs(client, older_than_hours=older_than, dry_run=dry_run)
+    if as_json:
+        print(json.dumps([c.__dict__ for c in found]))
+        return
+    if not found:
+        out.print("no run is left RUNNING")
+    for c in found:
+        action = {"failed": "would mark FAILED" if dry_run else "marked FAILED"}
+        out.print(
+            f"{c.run_id} ({c.experiment}, started {c.started}): "
+            f"{action.get(c.verdict, 'left alone')}: {c.reason}"
+        )
 
 
 @app.command()

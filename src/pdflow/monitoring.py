@@ -335,7 +335,9 @@ def _record(
     """Log the monitoring run in ``experiment``; returns its id."""
     experiment_id = tracking.ensure_experiment(client, experiment)
     with mlflow.start_run(
-        experiment_id=experiment_id, run_name=f"monitor-{mv.name}-v{mv.version}"
+        experiment_id=experiment_id,
+        run_name=f"monitor-{mv.name}-v{mv.version}",
+        tags=tracking.process_tags(),
     ) as run:
         mlflow.set_tags(
             {

@@ -6,13 +6,17 @@ import importlib
 import json
 import logging
 import os
+import socket
 import subprocess
 import tempfile
 import threading
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -168,6 +172,102 @@ def ensure_experiment(client: MlflowClient, name: str) -> str:
             if found is None:
                 raise
             return found.experiment_id
+
+
+HOST_TAG = "pdflow.host"
+PID_TAG = "pdflow.pid"
+
+
+def process_tags() -> dict[str, str]:
+    """Which process on which machine owns a run, set when the run starts.
+
+    ``pdflow runs cleanup`` uses them to tell a run whose process died from
+    one that is still at work.
+    """
+    return {HOST_TAG: socket.gethostname(), PID_TAG: str(os.getpid())}
+
+
+@dataclass
+class Cleaned:
+    """A run left RUNNING, and what cleanup made of it."""
+
+    run_id: str
+    experiment: str
+    started: str
+    verdict: str  # "failed" (marked FAILED), "alive" or "unknown" (left alone)
+    reason: str
+
+
+def cleanup_runs(
+    client: MlflowClient,
+    *,
+    older_than_hours: float | None = None,
+    dry_run: bool = False,
+) -> list[Cleaned]:
+    """Mark runs whose process is gone as FAILED; say which and why.
+
+    A run tagged with this machine's name is judged by whether its process
+    still exists. A run from another machine, or without the tags, is marked
+    FAILED only when it started more than ``older_than_hours`` ago.
+    """
+    experiments = {e.experiment_id: e.name for e in client.search_experiments()}
+    found = []
+    for run in _running(client, list(experiments)):
+        verdict, reason = _verdict(run, older_than_hours)
+        if verdict == "failed" and not dry_run:
+            client.set_terminated(run.info.run_id, status="FAILED")
+            client.set_tag(run.info.run_id, "pdflow.cleanup", reason)
+        started = datetime.fromtimestamp(run.info.start_time / 1000)
+        found.append(
+            Cleaned(
+                run.info.run_id,
+                experiments.get(run.info.experiment_id, run.info.experiment_id),
+                started.isoformat(timespec="seconds"),
+                verdict,
+                reason,
+            )
+        )
+    return found
+
+
+def _verdict(run, older_than_hours: float | None) -> tuple[str, str]:
+    """Whether a RUNNING run's process is gone, and why we think so."""
+    here, tags = socket.gethostname(), run.data.tags
+    owner = tags.get(HOST_TAG, "an unknown host")
+    if owner == here and tags.get(PID_TAG, "").isdigit():
+        pid = int(tags[PID_TAG])
+        if _alive(pid):
+            return "alive", f"process {pid} is still running"
+        return "failed", f"process {pid} on {here} is gone"
+    age_hours = (time.time() - run.info.start_time / 1000) / 3600
+    if older_than_hours is not None and age_hours > older_than_hours:
+        return "failed", f"started {age_hours:.1f} h ago on {owner}"
+    return "unknown", f"owned by {owner}: give --older-than to decide"
+
+
+def _running(client: MlflowClient, experiment_ids: list[str]):
+    token = None
+    while experiment_ids:
+        page = client.search_runs(
+            experiment_ids,
+            filter_string="attributes.status = 'RUNNING'",
+            max_results=1000,
+            page_token=token,
+        )
+        yield from page
+        token = page.token
+        if not token:
+            return
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def code_version_tags() -> dict[str, str]:

@@ -501,7 +501,11 @@ def _record(
         client = tracking.connect(opts.tracking_uri)
         experiment_id = tracking.ensure_experiment(client, opts.experiment)
         logged_params = _run_params(opts, family, dataset, split, params)
-        with mlflow.start_run(experiment_id=experiment_id, run_name=run_name) as run:
+        with mlflow.start_run(
+            experiment_id=experiment_id,
+            run_name=run_name,
+            tags=tracking.process_tags(),
+        ) as run:
             code = tracking.code_version_tags()
             mlflow.set_tags(_run_tags(dataset, family, code))
             mlflow.log_params(logged_params)

@@ -103,7 +103,9 @@ def _record(client, mv, model_uri, dataset, checked, metrics, experiment):
     code = tracking.code_version_tags()
     experiment_id = tracking.ensure_experiment(client, experiment)
     with mlflow.start_run(
-        experiment_id=experiment_id, run_name=f"validate-{mv.name}-v{mv.version}"
+        experiment_id=experiment_id,
+        run_name=f"validate-{mv.name}-v{mv.version}",
+        tags=tracking.process_tags(),
     ) as run:
         mlflow.set_tags(
             {
