@@ -180,3 +180,14 @@ def test_the_server_will_not_start_without_an_admin_password(database, tmp_path)
     )  # fmt: skip
     assert done.returncode == 2
     assert "no default password" in done.stderr
+
+    short = subprocess.run(
+        [PDFLOW, "server", "--backend-store-uri", database, "--port", "1"],
+        cwd=tmp_path, env=_env(MLFLOW_AUTH_ADMIN_PASSWORD="short"),
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert short.returncode == 2
+    assert short.stderr.strip().splitlines() == [
+        "pdflow: error: the admin password from MLFLOW_AUTH_ADMIN_PASSWORD has 5 "
+        "characters; MLflow's sign-in needs at least 12"
+    ]

@@ -27,6 +27,7 @@ logger = logging.getLogger(__name__)
 ADMIN = "admin"
 PASSWORD_ENV = "MLFLOW_AUTH_ADMIN_PASSWORD"
 SECRET_ENV = "MLFLOW_FLASK_SERVER_SECRET_KEY"
+MIN_PASSWORD = 12  # MLflow refuses to start with a shorter admin password
 
 
 @dataclass(frozen=True)
@@ -99,6 +100,17 @@ def _secret_key(folder: Path) -> str:
 
 
 def _admin_password(path: str | None) -> str:
+    password = _read_admin_password(path)
+    if len(password) < MIN_PASSWORD:
+        where = f"--admin-password-file '{path}'" if path else PASSWORD_ENV
+        raise ConfigError(
+            f"the admin password from {where} has {len(password)} characters; "
+            f"MLflow's sign-in needs at least {MIN_PASSWORD}"
+        )
+    return password
+
+
+def _read_admin_password(path: str | None) -> str:
     if path is not None:
         try:
             password = Path(path).read_text().strip()
