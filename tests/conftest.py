@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
+import socket
 import subprocess
 import sys
+import time
+import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,6 +20,7 @@ from pdflow import cli
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 PDFLOW = str(Path(sys.executable).parent / "pdflow")
+SERVER_START_TIMEOUT = 180  # seconds; MLflow's servers take 10-60 s here
 
 
 def shared_file(name: str) -> Path:
@@ -66,3 +72,47 @@ def run_process(*args: str, cwd: Path, env: dict | None = None, timeout: float =
         timeout=timeout,
         env={**os.environ, **(env or {})},
     )
+
+
+def free_port() -> int:
+    """A TCP port on loopback that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextlib.contextmanager
+def running_server(command: list, *, cwd: Path, env: dict, health_url: str):
+    """Start a server in its own process group, wait for ``health_url``, stop it.
+
+    Its output goes to ``cwd/server.log``, never to a pipe nobody reads: a
+    full pipe would block the server's logging, and with it every request.
+    """
+    log = Path(cwd) / "server.log"
+    with log.open("wb") as sink:
+        process = subprocess.Popen(
+            [str(c) for c in command], cwd=cwd, env=env, stdin=subprocess.DEVNULL,
+            stdout=sink, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+    deadline = time.monotonic() + SERVER_START_TIMEOUT
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            with urllib.request.urlopen(health_url, timeout=2):
+                break
+        except OSError:
+            time.sleep(0.5)
+    else:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+        pytest.fail(f"{command[1]} did not answer: {log.read_text()[-3000:]}")
+    try:
+        yield
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGINT)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()

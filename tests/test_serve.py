@@ -4,10 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import socket
-import subprocess
-import time
 import urllib.error
 import urllib.request
 
@@ -18,17 +14,9 @@ import pytest
 import pdflow
 from pdflow.data import load_dataset
 
-from .conftest import PDFLOW
+from .conftest import PDFLOW, free_port, running_server
 
 pytestmark = pytest.mark.slow
-
-START_TIMEOUT = 120  # seconds; MLflow's scoring server takes 5-30 s here
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -36,35 +24,15 @@ def server(tmp_path_factory):
     folder = tmp_path_factory.mktemp("serve")
     store = f"sqlite:///{folder / 'mlflow.db'}"
     trained = pdflow.train("german", params={"n_estimators": 15}, tracking_uri=store)
-    port = _free_port()
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
     # A bare PATH: pdflow must find MLflow's uvicorn beside its own Python.
     env["PATH"] = "/usr/bin:/bin"
-    process = subprocess.Popen(
-        [PDFLOW, "serve", "--model-uri", "models:/pd_model_v1/latest", "--port",
-         str(port), "--tracking-uri", store],
-        cwd=folder, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-        text=True, start_new_session=True,
-    )  # fmt: skip
+    command = [PDFLOW, "serve", "--model-uri", "models:/pd_model_v1/latest",
+               "--port", port, "--tracking-uri", store]  # fmt: skip
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + START_TIMEOUT
-    while time.monotonic() < deadline and process.poll() is None:
-        try:
-            with urllib.request.urlopen(f"{url}/ping", timeout=2):
-                break
-        except OSError:
-            time.sleep(0.5)
-    else:
-        process.kill()
-        pytest.fail(f"pdflow serve did not answer: {process.communicate()[0][-2000:]}")
-    try:
+    with running_server(command, cwd=folder, env=env, health_url=f"{url}/ping"):
         yield url, store, trained
-    finally:
-        os.killpg(process.pid, signal.SIGINT)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
 
 
 def _post(url: str, body: str, content_type="application/json"):

@@ -8,17 +8,14 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import socket
 import subprocess
-import time
 import urllib.error
 import urllib.request
 import uuid
 
 import pytest
 
-from .conftest import PDFLOW
+from .conftest import PDFLOW, free_port, running_server
 
 pytestmark = pytest.mark.slow
 
@@ -28,7 +25,6 @@ psycopg = pytest.importorskip(
 
 PG = "postgresql://postgres@127.0.0.1:5432"
 ADMIN_PASSWORD = "pdflow-test-" + uuid.uuid4().hex[:8]
-START_TIMEOUT = 180  # seconds; MLflow's server takes 10-60 s here
 
 
 def _admin(sql: str) -> None:
@@ -51,12 +47,6 @@ def database():
     _admin(f'DROP DATABASE IF EXISTS "{name}"')
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
     return {**env, **extra}
@@ -65,34 +55,15 @@ def _env(**extra: str) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def server(database, tmp_path_factory):
     folder = tmp_path_factory.mktemp("team")
-    port = _free_port()
-    process = subprocess.Popen(
-        [PDFLOW, "server", "--backend-store-uri", database, "--artifacts-destination",
-         str(folder / "artifacts"), "--port", str(port)],
-        cwd=folder, env=_env(MLFLOW_AUTH_ADMIN_PASSWORD=ADMIN_PASSWORD),
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        start_new_session=True,
-    )  # fmt: skip
+    port = free_port()
+    command = [
+        PDFLOW, "server", "--backend-store-uri", database,
+        "--artifacts-destination", folder / "artifacts", "--port", port,
+    ]  # fmt: skip
+    env = _env(MLFLOW_AUTH_ADMIN_PASSWORD=ADMIN_PASSWORD)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + START_TIMEOUT
-    while time.monotonic() < deadline and process.poll() is None:
-        try:
-            with urllib.request.urlopen(f"{url}/health", timeout=2):
-                break
-        except OSError:
-            time.sleep(0.5)
-    else:
-        process.kill()
-        pytest.fail(f"pdflow server did not answer: {process.communicate()[0][-3000:]}")
-    try:
+    with running_server(command, cwd=folder, env=env, health_url=f"{url}/health"):
         yield url, folder
-    finally:
-        os.killpg(process.pid, signal.SIGINT)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
 
 
 def _pdflow(*args, cwd, password=ADMIN_PASSWORD, url=None):

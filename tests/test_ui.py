@@ -12,7 +12,6 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -20,6 +19,8 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+
+from .conftest import free_port
 
 pytestmark = pytest.mark.slow
 
@@ -102,12 +103,6 @@ def trained(tmp_path):
     return uri, [first, second]
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _own_group_with_default_sigint() -> None:
     # Runs in the child before exec: a process group of its own (so Ctrl-C can
     # be sent to the whole tree), and SIGINT at its default even if whoever
@@ -168,7 +163,7 @@ def _wait_for_health(url: str, process: subprocess.Popen, log: Path) -> None:
 def ui_server(tmp_path, trained):
     """``pdflow ui`` over the trained store; yields its base URL, then stops it."""
     uri, _ = trained
-    port = _free_port()
+    port = free_port()
     log = tmp_path / "ui.log"
     with log.open("wb") as sink:
         process = subprocess.Popen(
