@@ -66,8 +66,8 @@ def server(database, tmp_path_factory):
         yield url, folder
 
 
-def _pdflow(*args, cwd, password=ADMIN_PASSWORD, url=None):
-    env = _env(MLFLOW_TRACKING_USERNAME="admin", MLFLOW_TRACKING_PASSWORD=password)
+def _pdflow(*args, cwd, password=ADMIN_PASSWORD, url=None, user="admin"):
+    env = _env(MLFLOW_TRACKING_USERNAME=user, MLFLOW_TRACKING_PASSWORD=password)
     if url:
         env["MLFLOW_TRACKING_URI"] = url
     return subprocess.run(
@@ -162,3 +162,42 @@ def test_the_server_will_not_start_without_an_admin_password(database, tmp_path)
         "pdflow: error: the admin password from MLFLOW_AUTH_ADMIN_PASSWORD has 5 "
         "characters; MLflow's sign-in needs at least 12"
     ]
+
+
+def test_only_an_approver_may_move_a_version_to_production(server, tmp_path):
+    url, _ = server
+    for name in ("ann", "bob"):
+        (tmp_path / name).write_text(f"{name}-password-1\n")
+        made = _pdflow("users", "create", name, "--password-file", tmp_path / name,
+                       cwd=tmp_path, url=url)  # fmt: skip
+        assert made.returncode == 0, made.stderr
+    for name, role in (("ann", "modeller"), ("bob", "approver")):
+        granted = _pdflow("users", "grant", name, "--role", role, cwd=tmp_path, url=url)
+        assert granted.returncode == 0, granted.stderr
+        assert f"{name} is {role} of pd_model_v1" in granted.stdout
+
+    def as_user(name, *args):
+        return _pdflow(*args, cwd=tmp_path, url=url, user=name,
+                       password=f"{name}-password-1")  # fmt: skip
+
+    trained = as_user("ann", "train", "--n-estimators", "5", "--seed", "3", "--json")
+    assert trained.returncode == 0, trained.stderr
+    version = str(json.loads(trained.stdout)["model_version"])
+    before = json.loads(as_user("ann", "models", "list", "--json").stdout)
+
+    refused = as_user("ann", "promote", "--version", version, "--stage", "Production",
+                      "--force", "--reason", "try")  # fmt: skip
+    assert refused.returncode == 3
+    assert (
+        "user 'ann' may not move versions of 'pd_model_v1' to Production or set "
+        "champion: that needs MANAGE on the model (the approver role), and 'ann' "
+        "has EDIT"
+    ) in refused.stderr
+    assert json.loads(as_user("ann", "models", "list", "--json").stdout) == before
+
+    approved = as_user("bob", "promote", "--version", version, "--stage", "Production",
+                       "--force", "--reason", "MRC-9")  # fmt: skip
+    assert approved.returncode == 0, approved.stderr
+    assert "(by bob)" in approved.stdout
+    rows = json.loads(as_user("bob", "models", "list", "--json").stdout)
+    assert [r["stage"] for r in rows if str(r["version"]) == version] == ["Production"]

@@ -23,6 +23,7 @@ from rich.console import Console
 from rich.table import Table
 
 from pdflow import (
+    access,
     api,
     batch,
     data,
@@ -48,6 +49,10 @@ data_app = typer.Typer(help="Write sample loan data.", no_args_is_help=True)
 models_app = typer.Typer(help="Inspect registered models.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
 runs_app = typer.Typer(help="Look after runs.", no_args_is_help=True)
+users_app = typer.Typer(
+    help="Users and their roles on a team server (for admins).", no_args_is_help=True
+)
+app.add_typer(users_app, name="users")
 app.add_typer(models_app, name="models")
 app.add_typer(runs_app, name="runs")
 
@@ -694,6 +699,53 @@ def models_list(
         table.add_row(*[_cell(row[c]) for c in columns])
     # Never squeeze the table into a narrow pipe: it is read whole.
     Console(width=max(out.width, 100)).print(table)
+
+
+@users_app.command("create")
+def users_create(
+    username: Annotated[str, typer.Argument(help="The new user's name.")],
+    password_file: Annotated[
+        Path | None,
+        typer.Option("--password-file", help="File holding the password [else asked]."),
+    ] = None,
+    tracking_uri: TrackingUri = None,
+) -> None:
+    """Create a user on the team server."""
+    if password_file is not None:
+        try:
+            password = password_file.read_text().strip()
+        except OSError as exc:
+            raise ConfigError(f"--password-file '{password_file}': {exc}") from None
+    elif sys.stdin.isatty():
+        password = typer.prompt(
+            f"password for {username}", hide_input=True, confirmation_prompt=True
+        )
+    else:
+        raise ConfigError("give --password-file FILE (no terminal to ask on)")
+    uri = tracking.resolve_tracking_uri(tracking_uri)
+    access.create_user(uri, username, password)
+    out.print(f"created user {username} on {uri}")
+
+
+@users_app.command("grant")
+def users_grant(
+    username: Annotated[str, typer.Argument(help="Who gets the role.")],
+    role: Annotated[
+        str, typer.Option("--role", help="modeller (train, register) or approver.")
+    ],
+    model_name: ModelName = training.DEFAULT_MODEL_NAME,
+    experiment: Experiment = tracking.DEFAULT_EXPERIMENT,
+    tracking_uri: TrackingUri = None,
+) -> None:
+    """Give a user a role on a registered model and its experiment."""
+    uri = tracking.resolve_tracking_uri(tracking_uri)
+    client = tracking.connect(uri)
+    done = access.grant(uri, client, username, model_name, role, experiment)
+    out.print(
+        f"{done.username} is {done.role} of {done.model_name}: "
+        f"{done.model_permission} on the model, {done.experiment_permission} on "
+        f"experiment {done.experiment}"
+    )
 
 
 @runs_app.command("cleanup")

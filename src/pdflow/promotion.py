@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import pandas as pd
 from sklearn.metrics import roc_auc_score
 
-from pdflow import gate, registry, tracking
+from pdflow import access, gate, registry, tracking
 from pdflow.config import GateConfig
 from pdflow.errors import ConfigError, PromotionBlocked
 from pdflow.registry import Promotion
@@ -60,6 +60,7 @@ def promote(
         )
 
     mv = registry.get_version(client, model_name, version)
+    access.check_production_right(client.tracking_uri, model_name)
     if evidence is None:
         evidence = logged_evidence(client, mv)
     outcome = gate.assess(

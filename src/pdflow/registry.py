@@ -66,11 +66,7 @@ def register(
     which a tracking server needs to accept it as the version's source.
     """
     with store_lock(client.tracking_uri):
-        try:
-            client.create_registered_model(name)
-        except MlflowException as exc:
-            if exc.error_code != "RESOURCE_ALREADY_EXISTS":
-                raise
+        ensure_model(client, name)
         return client.create_model_version(
             name,
             model_uri,
@@ -79,6 +75,15 @@ def register(
             description=description,
             model_id=model_id,
         )
+
+
+def ensure_model(client: MlflowClient, name: str) -> None:
+    """Create registered model ``name`` unless it exists (safe when racing)."""
+    try:
+        client.create_registered_model(name)
+    except MlflowException as exc:
+        if exc.error_code != "RESOURCE_ALREADY_EXISTS":
+            raise
 
 
 def get_version(client: MlflowClient, name: str, version: str | int) -> ModelVersion:

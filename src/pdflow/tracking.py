@@ -100,7 +100,7 @@ def preload() -> threading.Thread:
     return thread
 
 
-def _check_server(uri: str, timeout: float = 5.0) -> None:
+def check_server(uri: str, timeout: float = 5.0) -> None:
     """Fail at once when a tracking server does not answer.
 
     MLflow's client retries a refused connection with growing back-off for
@@ -123,7 +123,7 @@ def connect(uri: str | None = None) -> MlflowClient:
     """Point MLflow at the store, creating its tables once, and return a client."""
     uri = resolve_tracking_uri(uri)
     if uri.startswith(("http://", "https://")):
-        _check_server(uri)
+        check_server(uri)
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
     with store_lock(uri):
