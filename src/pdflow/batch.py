@@ -31,13 +31,16 @@ from rich.progress import Progress
 from pdflow import registry, tracking
 from pdflow.data import PARQUET_SUFFIXES
 from pdflow.errors import ConfigError, DataError, first_line
-from pdflow.scoring import OUTPUT_COLUMNS, shortlist
+from pdflow.scoring import (
+    OUTPUT_COLUMNS,
+    ROW_COLUMN,
+    check_rows,
+    describe_bad_rows,
+)
 
 logger = logging.getLogger(__name__)
 
-ROW_COLUMN = "row"
 ON_ERROR = ("fail", "skip")
-SHOWN_BAD_ROWS = 5
 
 
 @dataclass
@@ -133,66 +136,6 @@ def score(
     )
 
 
-def check_rows(
-    frame: pd.DataFrame, schema, *, first_row: int = 1, where: str = "input"
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Split a chunk into rows the model can score and rows it cannot.
-
-    Returns the model's columns in the signature's types for the good rows,
-    and ``row`` (1-based over the input) and ``reason`` for the others. A
-    column the model needs that the file lacks fails the whole file.
-    """
-    missing = [n for n in schema.input_names() if n not in frame.columns]
-    if missing:
-        raise DataError(
-            f"{where} lacks column(s) the model needs: {shortlist(missing)}"
-        )
-    reasons = pd.Series("", index=frame.index, dtype=object)
-    columns = {}
-    for spec in schema.inputs:
-        values = frame[spec.name]
-        if "double" in str(spec.type):
-            converted, bad = _doubles(values)
-            reasons[bad] += (
-                f"column '{spec.name}' must be a number, got "
-                + values[bad].astype(str).map(repr)
-                + "; "
-            )
-            columns[spec.name] = converted
-        else:
-            columns[spec.name] = _texts(values)
-    ok = reasons == ""
-    good = pd.DataFrame(columns, index=frame.index)[ok]
-    bad = pd.DataFrame(
-        {
-            ROW_COLUMN: first_row + np.flatnonzero(~ok.to_numpy()),
-            "reason": reasons[~ok].str.rstrip("; ").to_numpy(),
-        }
-    )
-    return good, bad
-
-
-def _doubles(values: pd.Series) -> tuple[pd.Series, pd.Series]:
-    if pd.api.types.is_bool_dtype(values) or pd.api.types.is_numeric_dtype(values):
-        return values.astype("float64"), pd.Series(False, index=values.index)
-    converted = pd.to_numeric(values, errors="coerce")
-    return converted.astype("float64"), converted.isna() & values.notna()
-
-
-def _texts(values: pd.Series) -> pd.Series:
-    # Codes read as numbers (1.0) are matched as the text they were trained as.
-    def text(value):
-        if isinstance(value, float) and value.is_integer():
-            return str(int(value))
-        return str(value)
-
-    return (
-        values.astype(object)
-        .where(values.notna(), None)
-        .map(lambda v: v if v is None or isinstance(v, str) else text(v))
-    )
-
-
 def _answer(model, good: pd.DataFrame, reasons: bool) -> pd.DataFrame:
     answer = model.predict(good, params={"reasons": reasons})
     if not isinstance(answer, pd.DataFrame) or "pd" not in answer.columns:
@@ -218,15 +161,8 @@ def _output_frame(chunk, answer, id_cols) -> pd.DataFrame:
 
 
 def _describe(bad: pd.DataFrame, where: str) -> str:
-    shown = "; ".join(
-        f"row {r}: {why}" for r, why in bad.head(SHOWN_BAD_ROWS).itertuples(index=False)
-    )
-    more = (
-        f" (and {len(bad) - SHOWN_BAD_ROWS} more)" if len(bad) > SHOWN_BAD_ROWS else ""
-    )
-    return (
-        f"{where}: {len(bad)} row(s) cannot be scored, nothing written "
-        f"(--on-error skip writes the rest): {shown}{more}"
+    return describe_bad_rows(
+        bad, where, "nothing written (--on-error skip writes the rest)"
     )
 
 

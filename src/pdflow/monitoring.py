@@ -24,9 +24,9 @@ from mlflow.entities.model_registry import ModelVersion
 from mlflow.tracking import MlflowClient
 
 from pdflow import registry, tracking
-from pdflow.batch import check_rows
 from pdflow.data import file_digest, read_table
 from pdflow.errors import ConfigError, DataError
+from pdflow.scoring import check_rows, describe_bad_rows
 from pdflow.stability import PSI_BANDS, csi_table, psi_band, psi_table
 
 logger = logging.getLogger(__name__)
@@ -46,7 +46,6 @@ METRICS = (
     "mean_pd_reference",
     "mean_pd_new",
 )
-_SHOWN_BAD_ROWS = 3
 _BAND_COLOURS = {"stable": "tab:green", "watch": "tab:orange", "shift": "tab:red"}
 
 
@@ -214,7 +213,7 @@ def _score_populations(
     # Rows of the input that the model refuses would bias the comparison.
     good, bad = check_rows(new, schema, where=where)
     if len(bad):
-        raise DataError(_describe_bad_rows(bad, where))
+        raise DataError(describe_bad_rows(bad, where, "nothing logged"))
     sample = tracking.load_frame(client, mv.run_id, tracking.TRAIN_SAMPLE_ARTIFACT)
     reference, _ = check_rows(sample, schema, where=f"training sample of {model_uri}")
 
@@ -234,14 +233,6 @@ def _pds(model, features: pd.DataFrame) -> np.ndarray:
     if isinstance(answer, pd.DataFrame) and "pd" in answer.columns:
         return answer["pd"].to_numpy(dtype=float)
     return np.asarray(answer, dtype=float)[:, 1]
-
-
-def _describe_bad_rows(bad: pd.DataFrame, where: str) -> str:
-    shown = "; ".join(
-        f"row {row}: {reason}"
-        for row, reason in bad.head(_SHOWN_BAD_ROWS).itertuples(index=False)
-    )
-    return f"{where}: {len(bad)} row(s) cannot be scored, nothing logged: {shown}"
 
 
 def _sorted_csi(csi: pd.DataFrame) -> pd.DataFrame:

@@ -19,6 +19,8 @@ from pdflow.ratings import DEFAULT_BOUNDS, MasterScale, pd_to_score
 logger = logging.getLogger(__name__)
 
 PD_COLUMN = "pd"
+ROW_COLUMN = "row"
+SHOWN_BAD_ROWS = 5
 
 
 @dataclass
@@ -81,48 +83,86 @@ def _as_answer(answer) -> pd.DataFrame:
 
 
 def conform(frame: pd.DataFrame, schema, *, source: str) -> pd.DataFrame:
-    """The model's input columns from ``frame``, in the types its signature names."""
+    """The model's input columns from ``frame``, in the types its signature
+    names; any row that does not fit fails the whole frame, named."""
     if schema is None:
         return frame
-    missing = [name for name in schema.input_names() if name not in frame.columns]
+    good, bad = check_rows(frame, schema, where=source)
+    if len(bad):
+        raise DataError(describe_bad_rows(bad, source, "nothing written"))
+    return good
+
+
+def check_rows(
+    frame: pd.DataFrame, schema, *, first_row: int = 1, where: str = "input"
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Split a chunk into rows the model can score and rows it cannot.
+
+    Returns the model's columns in the signature's types for the good rows,
+    and ``row`` (1-based over the input) and ``reason`` for the others. A
+    column the model needs that the file lacks fails the whole file.
+    """
+    missing = [n for n in schema.input_names() if n not in frame.columns]
     if missing:
         raise DataError(
-            f"{source} lacks column(s) the model needs: {shortlist(missing)}"
+            f"{where} lacks column(s) the model needs: {shortlist(missing)}"
         )
-    out = {}
+    reasons = pd.Series("", index=frame.index, dtype=object)
+    columns = {}
     for spec in schema.inputs:
         values = frame[spec.name]
-        kind = str(spec.type)
-        if "double" in kind:
-            out[spec.name] = _as_double(values, spec.name, source)
-        else:
-            out[spec.name] = (
-                values.astype(object)
-                .where(values.notna(), None)
-                .map(lambda v: v if v is None or isinstance(v, str) else _as_text(v))
+        if "double" in str(spec.type):
+            converted, bad = _doubles(values)
+            reasons[bad] += (
+                f"column '{spec.name}' must be a number, got "
+                + values[bad].astype(str).map(repr)
+                + "; "
             )
-    return pd.DataFrame(out, index=frame.index)
+            columns[spec.name] = converted
+        else:
+            columns[spec.name] = _texts(values)
+    ok = reasons == ""
+    good = pd.DataFrame(columns, index=frame.index)[ok]
+    bad = pd.DataFrame(
+        {
+            ROW_COLUMN: first_row + np.flatnonzero(~ok.to_numpy()),
+            "reason": reasons[~ok].str.rstrip("; ").to_numpy(),
+        }
+    )
+    return good, bad
 
 
-def _as_double(values: pd.Series, column: str, source: str) -> pd.Series:
+def _doubles(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     if pd.api.types.is_bool_dtype(values) or pd.api.types.is_numeric_dtype(values):
-        return values.astype("float64")
+        return values.astype("float64"), pd.Series(False, index=values.index)
     converted = pd.to_numeric(values, errors="coerce")
-    bad = converted.isna() & values.notna()
-    if bad.any():
-        row = int(np.flatnonzero(bad.to_numpy())[0])
-        raise DataError(
-            f"{source}: column '{column}' must be numeric, found {values.iloc[row]!r} "
-            f"in data row {row + 1}"
-        )
-    return converted.astype("float64")
+    return converted.astype("float64"), converted.isna() & values.notna()
 
 
-def _as_text(value) -> str:
+def _texts(values: pd.Series) -> pd.Series:
     # Codes read as numbers (1.0) are matched as the text they were trained as.
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
+    def text(value):
+        if isinstance(value, float) and value.is_integer():
+            return str(int(value))
+        return str(value)
+
+    return (
+        values.astype(object)
+        .where(values.notna(), None)
+        .map(lambda v: v if v is None or isinstance(v, str) else text(v))
+    )
+
+
+def describe_bad_rows(bad: pd.DataFrame, where: str, outcome: str) -> str:
+    """One line: how many rows failed, what happened, the first few reasons."""
+    shown = "; ".join(
+        f"row {row}: {why}"
+        for row, why in bad.head(SHOWN_BAD_ROWS).itertuples(index=False)
+    )
+    more = len(bad) - SHOWN_BAD_ROWS
+    return f"{where}: {len(bad)} row(s) cannot be scored, {outcome}: {shown}" + (
+        f" (and {more} more)" if more > 0 else ""
+    )
 
 
 N_REASONS = 3

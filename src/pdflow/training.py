@@ -12,7 +12,7 @@ import logging
 import math
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from importlib import metadata
 from typing import Any
 
@@ -114,12 +114,21 @@ class _Options:
     gate: GateConfig = field(default_factory=GateConfig)
     scale: MasterScale = field(default_factory=MasterScale)
 
-
-def _settings(opts: _Options, gate, master_scale, config) -> None:
-    """Fill the gate and master scale: arguments, else pdflow.toml, else defaults."""
-    settings = load_settings(config)
-    opts.gate = gate if gate is not None else settings.gate
-    opts.scale = master_scale if master_scale is not None else settings.master_scale
+    @classmethod
+    def from_arguments(cls, args: dict[str, Any]) -> _Options:
+        """The options of a train or tune call, by name; the gate and master
+        scale come from the call, else from pdflow.toml, else the defaults."""
+        settings = load_settings(args["config"])
+        names = {f.name for f in fields(cls)} - {"gate", "scale"}
+        return cls(
+            **{name: args[name] for name in names},
+            gate=settings.gate if args["gate"] is None else args["gate"],
+            scale=(
+                settings.master_scale
+                if args["master_scale"] is None
+                else args["master_scale"]
+            ),
+        )
 
 
 def train(
@@ -185,24 +194,7 @@ def train(
     -------
     TrainResult
     """
-    opts = _Options(
-        data,
-        target,
-        positive,
-        rows,
-        seed,
-        drop,
-        test_size,
-        threshold,
-        experiment,
-        model_name,
-        tracking_uri,
-        promote,
-        default_rate,
-        calibrate,
-        central_tendency,
-    )
-    _settings(opts, gate, master_scale, config)
+    opts = _Options.from_arguments(locals())
     family = get_family(model)
     params = resolve_params(family, params)
     _check_calibration(opts)
@@ -272,24 +264,7 @@ def tune(
     ``central_tendency`` the search compares uncalibrated candidates and the
     best one is then calibrated on the training split.
     """
-    opts = _Options(
-        data,
-        target,
-        positive,
-        rows,
-        seed,
-        drop,
-        test_size,
-        threshold,
-        experiment,
-        model_name,
-        tracking_uri,
-        promote,
-        default_rate,
-        calibrate,
-        central_tendency,
-    )
-    _settings(opts, gate, master_scale, config)
+    opts = _Options.from_arguments(locals())
     family = get_family(model)
     fixed = resolve_params(family, params)
     grid = validate_grid(family, grid if grid is not None else family.grid)
