@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+import time
+import warnings
 
 import pytest
 from mlflow.tracking import MlflowClient
 
 import pdflow
+from pdflow import registry
 from pdflow.config import GateConfig
-from pdflow.errors import ConfigError, RegistryError
+from pdflow.errors import ConfigError, PromotionBlocked, RegistryError
 
 FAST = {"n_estimators": 15}
 # The tests of stage and alias mechanics promote versions trained on other
@@ -75,6 +78,67 @@ def test_staging_then_archived_and_leaving_production_drops_champion(three_versi
     )
     assert stages(store)[3] == "Archived"
     assert champion(store) is None
+
+
+def _send_to_production(client, version, claim: int) -> None:
+    """What a racing promotion in another process does before it settles."""
+    client.set_model_version_tag("pd_model_v1", version, registry.CLAIM_TAG, str(claim))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        client.transition_model_version_stage("pd_model_v1", version, "Production")
+
+
+def test_settle_keeps_the_latest_claim_and_moves_champion(three_versions):
+    store = three_versions
+    client = MlflowClient(store, registry_uri=store)
+    _send_to_production(client, "3", claim=2_000)
+    _send_to_production(client, "1", claim=1_000)
+    client.set_registered_model_alias("pd_model_v1", "champion", "1")
+    # Both in Production: what an interrupted promotion can leave.
+    assert str(registry.production_version(client, "pd_model_v1").version) == "3"
+
+    winner, archived = registry.settle(client, "pd_model_v1")
+    assert (str(winner.version), archived) == ("3", ["1"])
+    assert stages(store) == {1: "Archived", 2: "None", 3: "Production"}
+    assert champion(store) == "3"
+    tags = client.get_model_version("pd_model_v1", "1").tags
+    assert tags["pdflow.archived_by"] == "version 3"
+    # A settled registry is left as it is.
+    assert registry.settle(client, "pd_model_v1")[1] == []
+
+
+@pytest.mark.parametrize("racer_claims", ["earlier", "later"])
+def test_two_promotions_at_once_leave_one_production_version(
+    three_versions, monkeypatch, racer_claims
+):
+    """Version 3 reaches Production between version 2's move and its settling."""
+    store = three_versions
+    pdflow.promote("pd_model_v1", 1, stage="Production", gate=OPEN, tracking_uri=store)
+    real_settle = registry.settle
+    raced = []
+
+    def settle_after_a_racer(client, name):
+        if not raced:
+            raced.append(True)
+            claim = 1 if racer_claims == "earlier" else time.time_ns()
+            _send_to_production(client, "3", claim)
+        return real_settle(client, name)
+
+    monkeypatch.setattr(registry, "settle", settle_after_a_racer)
+    promote_2 = dict(stage="Production", gate=OPEN, tracking_uri=store)
+    if racer_claims == "earlier":
+        done = pdflow.promote("pd_model_v1", 2, **promote_2)
+        assert sorted(done.archived) == ["1", "3"]
+        assert stages(store) == {1: "Archived", 2: "Production", 3: "Archived"}
+        assert champion(store) == "2"
+        return
+    with pytest.raises(PromotionBlocked, match="version 3 holds Production now"):
+        pdflow.promote("pd_model_v1", 2, **promote_2)
+    assert stages(store) == {1: "Archived", 2: "Archived", 3: "Production"}
+    assert champion(store) == "3"
+    tags = MlflowClient(store).get_model_version("pd_model_v1", "2").tags
+    last = json.loads(tags["pdflow.promotion_history"])[-1]
+    assert (last["stage"], last["superseded_by"]) == ("Production", "3")
 
 
 def test_promotion_is_recorded_on_the_version(three_versions, monkeypatch):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import getpass
 import json
 import os
+import time
 import warnings
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -15,13 +16,18 @@ from mlflow.exceptions import MlflowException
 from mlflow.store.artifact.utils.models import get_model_name_and_version
 from mlflow.tracking import MlflowClient
 
-from pdflow.errors import ConfigError, RegistryError, first_line
+from pdflow.errors import ConfigError, PromotionBlocked, RegistryError, first_line
 from pdflow.tracking import store_lock
 
 STAGES = ("Staging", "Production", "Archived", "None")
 CHAMPION = "champion"
 KEY_METRICS = ("roc_auc", "gini", "ks", "brier")
 HISTORY_TAG = "pdflow.promotion_history"
+# When a version was sent to Production (nanoseconds since the epoch), written
+# before the move: of several versions found in Production, the latest claim
+# holds it. See settle().
+CLAIM_TAG = "pdflow.production_claim"
+_SETTLE_ROUNDS = 20
 # Tag values are capped by the store; keep the newest entries that fit.
 _HISTORY_LIMIT = 4000
 
@@ -40,6 +46,7 @@ class Promotion:
     reason: str
     archived: list[str] = field(default_factory=list)
     gate: str | None = None
+    superseded_by: str | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -99,11 +106,76 @@ def get_version(client: MlflowClient, name: str, version: str | int) -> ModelVer
 
 
 def production_version(client: MlflowClient, name: str) -> ModelVersion | None:
-    """The version of ``name`` in Production, or None."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FutureWarning)
-        found = client.get_latest_versions(name, stages=["Production"])
-    return found[0] if found else None
+    """The version of ``name`` that holds Production, or None.
+
+    Normally the only version there; if a promotion was interrupted between
+    its move and its settling, the one with the latest claim (see settle()).
+    """
+    return max(_in_production(client, name), key=_claim, default=None)
+
+
+def _in_production(client: MlflowClient, name: str) -> list[ModelVersion]:
+    return [
+        mv
+        for mv in client.search_model_versions(f"name = '{name}'")
+        if mv.current_stage == "Production"
+    ]
+
+
+def _claim(mv: ModelVersion) -> tuple[int, int]:
+    value = mv.tags.get(CLAIM_TAG, "")
+    # A version moved by MLflow's own API has no claim: its last change stands in.
+    when = int(value) if value.isdigit() else mv.last_updated_timestamp * 1_000_000
+    return when, int(mv.version)
+
+
+def settle(client: MlflowClient, name: str) -> tuple[ModelVersion | None, list[str]]:
+    """Leave one version in Production, with ``champion`` on it; return it.
+
+    A promotion on a team server is several requests (claim, move, archive,
+    alias) and nothing on the server makes them one transaction, so two
+    promotions at once can both reach Production. Every promotion therefore
+    ends here: of the versions in Production the latest claim wins, the others
+    are archived, and the alias is pointed at the winner, over and over until
+    one round reads a settled registry and changes nothing. Every process
+    applies the same rule to what it reads, and each one's last write is
+    followed by its own reading, so they agree once the last has finished.
+
+    Returns the winner (None if Production is empty) and the versions this
+    call archived.
+    """
+    archived: list[str] = []
+    for _ in range(_SETTLE_ROUNDS):
+        held = _in_production(client, name)
+        winner = max(held, key=_claim, default=None)
+        changed = False
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)
+            for mv in held:
+                if mv is winner:
+                    continue
+                client.transition_model_version_stage(name, mv.version, "Archived")
+                client.set_model_version_tag(
+                    name, mv.version, "pdflow.archived_by", f"version {winner.version}"
+                )
+                archived.append(str(mv.version))
+                changed = True
+        champion = client.get_registered_model(name).aliases.get(CHAMPION)
+        if winner is None and champion is not None:
+            try:
+                client.delete_registered_model_alias(name, CHAMPION)
+            except MlflowException:  # another process removed it first
+                pass
+            changed = True
+        elif winner is not None and str(champion) != str(winner.version):
+            client.set_registered_model_alias(name, CHAMPION, winner.version)
+            changed = True
+        if not changed:
+            return winner, archived
+    raise RegistryError(
+        f"the Production stage of '{name}' kept changing under pdflow for "
+        f"{_SETTLE_ROUNDS} rounds; run 'pdflow models list' and promote again"
+    )
 
 
 def promote(
@@ -121,7 +193,8 @@ def promote(
     Moving a version to Production archives the version there before and
     points the ``champion`` alias at the new one; a version that leaves
     Production loses ``champion``. The record (who, when, from which stage,
-    why) is kept in the version's tags.
+    why) is kept in the version's tags. A promotion to Production that loses a
+    race with another (see settle()) is recorded and raises PromotionBlocked.
     """
     if stage is None and alias is None:
         raise ConfigError("give --stage, --alias or both")
@@ -151,8 +224,18 @@ def promote(
             reason=reason,
             gate=gate,
         )
-        if stage is not None:
-            record.archived = _move_stage(client, mv, stage)
+        try:
+            if stage is not None:
+                record.archived = _move_stage(client, mv, stage)
+        except _Superseded as lost:
+            record.archived, record.superseded_by = lost.archived, lost.winner
+            _record(client, mv, record)
+            holder = f"version {lost.winner}" if lost.winner else "no version"
+            raise PromotionBlocked(
+                f"{name} version {mv.version} reached Production but was moved out "
+                f"at once by a promotion at the same moment; {holder} holds "
+                "Production now"
+            ) from None
         if alias is not None:
             client.set_registered_model_alias(name, alias, mv.version)
         _record(client, mv, record)
@@ -160,29 +243,33 @@ def promote(
 
 
 def _move_stage(client: MlflowClient, mv: ModelVersion, stage: str) -> list[str]:
-    name = mv.name
-    before = production_version(client, name) if stage == "Production" else None
+    if stage == "Production":
+        # The claim goes first, so whoever sees this version in Production
+        # also sees when it was sent there.
+        client.set_model_version_tag(
+            mv.name, mv.version, CLAIM_TAG, str(time.time_ns())
+        )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)
-        # The old champion is archived first, by pdflow rather than through
-        # archive_existing_versions: never two versions in Production, and
-        # MLflow's SQL for that flag fails on PostgreSQL (it compares the
-        # integer version column with the text version of the request).
-        if before is not None and str(before.version) != str(mv.version):
-            client.transition_model_version_stage(name, before.version, "Archived")
-        client.transition_model_version_stage(name, mv.version, stage)
-    if stage == "Production":
-        client.set_registered_model_alias(name, CHAMPION, mv.version)
-        if before is not None and before.version != mv.version:
-            client.set_model_version_tag(
-                name, before.version, "pdflow.archived_by", f"version {mv.version}"
-            )
-            return [str(before.version)]
-        return []
-    aliases = client.get_registered_model(name).aliases
-    if str(aliases.get(CHAMPION)) == str(mv.version):
-        client.delete_registered_model_alias(name, CHAMPION)
-    return []
+        # Not archive_existing_versions: settle() archives the version there
+        # before, and MLflow's SQL for that flag fails on PostgreSQL (it
+        # compares the integer version column with the request's text).
+        client.transition_model_version_stage(mv.name, mv.version, stage)
+    winner, archived = settle(client, mv.name)
+    if stage == "Production" and (
+        winner is None or str(winner.version) != str(mv.version)
+    ):
+        # Another promotion at the same moment holds Production (or another
+        # process moved this version out again before it settled).
+        raise _Superseded(winner and str(winner.version), archived)
+    return archived
+
+
+class _Superseded(Exception):
+    def __init__(self, winner: str | None, archived: list[str]) -> None:
+        super().__init__(winner)
+        self.winner = winner
+        self.archived = archived
 
 
 def _record(client: MlflowClient, mv: ModelVersion, record: Promotion) -> None:
