@@ -6,14 +6,21 @@ the server runs MLflow's sign-in app with artifacts proxied to a folder.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import subprocess
+import time
 import urllib.error
 import urllib.request
 import uuid
+import warnings
 
 import pytest
+from mlflow.tracking import MlflowClient
+
+from pdflow import registry
 
 from .conftest import PDFLOW, free_port, running_server
 
@@ -32,19 +39,28 @@ def _admin(sql: str) -> None:
         conn.execute(sql)
 
 
-@pytest.fixture(scope="module")
-def database():
+@contextlib.contextmanager
+def new_database():
+    """A PostgreSQL database that exists for the block, then is dropped."""
     name = f"pdflow_test_{uuid.uuid4().hex[:10]}"
     try:
         _admin(f'CREATE DATABASE "{name}"')
     except psycopg.OperationalError as exc:
         pytest.skip(f"PostgreSQL at 127.0.0.1:5432 is not reachable: {exc}")
-    yield f"{PG}/{name}"
-    _admin(
-        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-        f"WHERE datname = '{name}' AND pid <> pg_backend_pid()"
-    )
-    _admin(f'DROP DATABASE IF EXISTS "{name}"')
+    try:
+        yield f"{PG}/{name}"
+    finally:
+        _admin(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            f"WHERE datname = '{name}' AND pid <> pg_backend_pid()"
+        )
+        _admin(f'DROP DATABASE IF EXISTS "{name}"')
+
+
+@pytest.fixture(scope="module")
+def database():
+    with new_database() as uri:
+        yield uri
 
 
 def _env(**extra: str) -> dict[str, str]:
@@ -52,18 +68,40 @@ def _env(**extra: str) -> dict[str, str]:
     return {**env, **extra}
 
 
-@pytest.fixture(scope="module")
-def server(database, tmp_path_factory):
-    folder = tmp_path_factory.mktemp("team")
-    port = free_port()
+def team_server(database: str, folder, port: int):
+    """``pdflow server`` on ``database``, artifacts and configuration in ``folder``."""
     command = [
         PDFLOW, "server", "--backend-store-uri", database,
         "--artifacts-destination", folder / "artifacts", "--port", port,
     ]  # fmt: skip
     env = _env(MLFLOW_AUTH_ADMIN_PASSWORD=ADMIN_PASSWORD)
-    url = f"http://127.0.0.1:{port}"
-    with running_server(command, cwd=folder, env=env, health_url=f"{url}/health"):
-        yield url, folder
+    health = f"http://127.0.0.1:{port}/health"
+    return running_server(command, cwd=folder, env=env, health_url=health)
+
+
+@pytest.fixture(scope="module")
+def server(database, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("team")
+    port = free_port()
+    with team_server(database, folder, port):
+        yield f"http://127.0.0.1:{port}", folder
+
+
+@pytest.fixture
+def admin(server, monkeypatch) -> MlflowClient:
+    """A client in this process, signed in to the test server as admin."""
+    monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", "admin")
+    monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", ADMIN_PASSWORD)
+    url, _ = server
+    return MlflowClient(url, registry_uri=url)
+
+
+def _client_env(url, user="admin", password=ADMIN_PASSWORD) -> dict[str, str]:
+    return _env(
+        MLFLOW_TRACKING_URI=url,
+        MLFLOW_TRACKING_USERNAME=user,
+        MLFLOW_TRACKING_PASSWORD=password,
+    )
 
 
 def _pdflow(*args, cwd, password=ADMIN_PASSWORD, url=None, user="admin"):
@@ -74,6 +112,29 @@ def _pdflow(*args, cwd, password=ADMIN_PASSWORD, url=None, user="admin"):
         [PDFLOW, *map(str, args)], cwd=cwd, env=env, capture_output=True, text=True,
         timeout=300,
     )  # fmt: skip
+
+
+def _at_once(commands: list[list], *, cwd, env) -> list[tuple[int, str, str]]:
+    """Start every ``pdflow`` command together; their exit codes and output."""
+    procs = [
+        subprocess.Popen(
+            [PDFLOW, *map(str, c)],
+            cwd=cwd,
+            env=env,
+            text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )  # fmt: skip
+        for c in commands
+    ]
+    return [(p.wait(timeout=900), *p.communicate()) for p in procs]
+
+
+def _model_files(client: MlflowClient, mv) -> set[str]:
+    """The files of a version's logged model, as the server stores them."""
+    # Versions listed over REST carry no model_id; their source names it.
+    model_id = mv.model_id or mv.source.removeprefix("models:/")
+    return {a.path for a in client.list_logged_model_artifacts(model_id)}
 
 
 def test_requests_without_sign_in_get_401(server):
@@ -201,3 +262,229 @@ def test_only_an_approver_may_move_a_version_to_production(server, tmp_path):
     assert "(by bob)" in approved.stdout
     rows = json.loads(as_user("bob", "models", "list", "--json").stdout)
     assert [r["stage"] for r in rows if str(r["version"]) == version] == ["Production"]
+
+
+def test_eight_trainings_at_once_against_the_server(server, admin, tmp_path):
+    url, _ = server
+    train = ["train", "--data", "synthetic", "--rows", "3000", "--n-estimators", "20",
+             "--model-name", "pd_eight", "--experiment", "eight", "--json"]  # fmt: skip
+    outcomes = _at_once(
+        [[*train, "--seed", seed] for seed in range(8)],
+        cwd=tmp_path,
+        env=_client_env(url),
+    )
+    failures = [err[-2000:] for code, _, err in outcomes if code != 0]
+    assert not failures, failures
+    results = [json.loads(out) for _, out, _ in outcomes]
+    assert sorted(r["model_version"] for r in results) == list(range(1, 9))
+    assert len({r["run_id"] for r in results}) == 8
+
+    versions = admin.search_model_versions("name = 'pd_eight'")
+    assert sorted(int(v.version) for v in versions) == list(range(1, 9))
+    for mv in versions:
+        assert admin.get_run(mv.run_id).info.status == "FINISHED"
+        assert {"MLmodel", "model.skops"} <= _model_files(admin, mv)
+    runs = admin.search_runs([admin.get_experiment_by_name("eight").experiment_id])
+    assert sorted(r.info.run_id for r in runs) == sorted(r["run_id"] for r in results)
+
+
+def test_racing_promotions_leave_one_production_version(server, admin, tmp_path):
+    url, _ = server
+    env = _client_env(url)
+    trained = _at_once(
+        [["train", "--data", "synthetic", "--rows", "2000", "--n-estimators", "10",
+          "--seed", seed, "--model-name", "pd_race", "--json"] for seed in (1, 2, 3)],
+        cwd=tmp_path, env=env,
+    )  # fmt: skip
+    assert [code for code, _, _ in trained] == [0, 0, 0], [e for *_, e in trained]
+
+    # Three approvers send three versions to Production at the same moment
+    # (forced: the versions were trained on different splits).
+    raced = _at_once(
+        [["promote", "--model-name", "pd_race", "--version", v, "--stage",
+          "Production", "--force", "--reason", f"race {v}"] for v in (1, 2, 3)],
+        cwd=tmp_path, env=env,
+    )  # fmt: skip
+    assert {code for code, _, _ in raced} <= {0, 3}, [e for *_, e in raced]
+    for code, _, err in raced:
+        if code == 3:
+            assert "holds Production now" in err, err
+
+    versions = {
+        str(mv.version): mv for mv in admin.search_model_versions("name = 'pd_race'")
+    }
+    held = [v for v, mv in versions.items() if mv.current_stage == "Production"]
+    assert len(held) == 1, {v: mv.current_stage for v, mv in versions.items()}
+    [winner] = held
+    assert admin.get_registered_model("pd_race").aliases == {"champion": winner}
+    # The latest claim holds Production, and its promoter said it succeeded.
+    claims = {v: int(mv.tags[registry.CLAIM_TAG]) for v, mv in versions.items()}
+    assert winner == max(claims, key=claims.get)
+    assert raced[int(winner) - 1][0] == 0
+    assert {mv.current_stage for v, mv in versions.items() if v != winner} == {
+        "Archived"
+    }
+    for mv in versions.values():
+        history = json.loads(mv.tags[registry.HISTORY_TAG])
+        assert [h["stage"] for h in history] == ["Production"]
+        assert history[0]["reason"] == f"race {mv.version}"
+
+
+def _running_runs(client, experiment: str) -> list:
+    found = client.get_experiment_by_name(experiment)
+    if found is None:
+        return []
+    return client.search_runs([found.experiment_id], "attributes.status = 'RUNNING'")
+
+
+def _logged_models(client, experiment: str) -> list:
+    found = client.get_experiment_by_name(experiment)
+    return [] if found is None else client.search_logged_models([found.experiment_id])
+
+
+# Each kill point is a state of the registry that the test waits to see before
+# it kills the training: the earliest has not started its run yet.
+KILL_POINTS = {
+    "before the run": lambda c, e: True,
+    "run started": lambda c, e: bool(_running_runs(c, e)),
+    "model being logged": lambda c, e: bool(_logged_models(c, e)),
+    "version registered": lambda c, e: bool(
+        c.search_model_versions("name = 'pd_killed'")
+    ),
+}
+
+
+def test_a_training_killed_at_any_point_leaves_nothing_half_done(
+    server, admin, tmp_path
+):
+    url, _ = server
+    env = _client_env(url)
+    seen = {}
+    for n, (point, reached) in enumerate(KILL_POINTS.items()):
+        experiment = f"killed-{n}"
+        process = subprocess.Popen(
+            [PDFLOW, "train", "--data", "loanbook", "--rows", "20000", "--model",
+             "lgbm", "--model-name", "pd_killed", "--experiment", experiment,
+             "--promote"],
+            cwd=tmp_path, env=env, stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL, start_new_session=True,
+        )  # fmt: skip
+        deadline = time.monotonic() + 300
+        while process.poll() is None and time.monotonic() < deadline:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                if reached(admin, experiment):
+                    break
+            time.sleep(0.1)
+        assert process.poll() is None, f"the training ended before '{point}'"
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+        seen[point] = [r.info.run_id for r in _running_runs(admin, experiment)]
+
+        known = admin.get_experiment_by_name(experiment) is not None
+        scope = ["--experiment", experiment] if known else []
+        cleaned = _pdflow("runs", "cleanup", "--json", *scope, cwd=tmp_path, url=url)
+        assert cleaned.returncode == 0, cleaned.stderr
+        failed = [
+            r["run_id"] for r in json.loads(cleaned.stdout) if r["verdict"] == "failed"
+        ]
+        assert failed == seen[point]
+        assert _running_runs(admin, experiment) == []
+
+    assert seen["before the run"] == []
+    assert all(len(seen[p]) == 1 for p in ("run started", "model being logged"))
+    # Only the last training lived to register its version, and that version
+    # has every file of its model.
+    [mv] = admin.search_model_versions("name = 'pd_killed'")
+    assert {"MLmodel", "model.skops"} <= _model_files(admin, mv)
+    assert admin.get_run(mv.run_id).info.status in {"FINISHED", "FAILED"}
+
+
+def test_a_restart_loses_nothing(tmp_path, monkeypatch):
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = _client_env(url)
+    monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", "admin")
+    monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", ADMIN_PASSWORD)
+    client = MlflowClient(url, registry_uri=url)
+    loans = tmp_path / "loans.csv"
+
+    def snapshot() -> dict:
+        """What the server knows, as JSON (NaN metrics compare equal as text)."""
+        return json.loads(json.dumps(_everything(), sort_keys=True, default=sorted))
+
+    def _everything() -> dict:
+        versions = client.search_model_versions("name = 'pd_model_v1'")
+        runs = client.search_runs(
+            [
+                client.get_experiment_by_name(
+                    "PD_Classification_Experiment"
+                ).experiment_id
+            ]
+        )
+        return {
+            "aliases": client.get_registered_model("pd_model_v1").aliases,
+            "versions": {
+                str(v.version): (v.current_stage, v.run_id, v.tags) for v in versions
+            },
+            "runs": {
+                r.info.run_id: (
+                    r.info.status,
+                    r.data.metrics,
+                    r.data.params,
+                    sorted(a.path for a in client.list_artifacts(r.info.run_id)),
+                )
+                for r in runs
+            },
+            "model_files": {str(v.version): _model_files(client, v) for v in versions},
+        }
+
+    def predict(name: str) -> str:
+        out = tmp_path / name
+        done = subprocess.run(
+            [PDFLOW, "predict", "--model-uri", "models:/pd_model_v1@champion",
+             "--input", loans, "--output", out],
+            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        return out.read_text()
+
+    with new_database() as database:
+        with team_server(database, tmp_path, port):
+            made = subprocess.run(
+                [PDFLOW, "data", "synthetic", "--rows", "1000", "--seed", "9", "--out",
+                 loans],
+                cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
+            )  # fmt: skip
+            assert made.returncode == 0, made.stderr
+            for args in (
+                ["train", "--data", loans, "--n-estimators", "10"],
+                ["promote", "--version", "1", "--stage", "Production", "--force",
+                 "--reason", "MRC-1"],
+                ["train", "--data", loans, "--n-estimators", "10", "--seed", "7"],
+                ["promote", "--version", "2", "--alias", "challenger", "--reason",
+                 "shadow run"],
+                ["users", "create", "ann", "--password-file", tmp_path / "ann"],
+            ):  # fmt: skip
+                (tmp_path / "ann").write_text("ann-password-1\n")
+                done = subprocess.run(
+                    [PDFLOW, *map(str, args)], cwd=tmp_path, env=env,
+                    capture_output=True, text=True, timeout=300,
+                )  # fmt: skip
+                assert done.returncode == 0, (args, done.stderr)
+            before = snapshot()
+            scored = predict("before.csv")
+        # The server is stopped; the same database and folder start a new one.
+        with team_server(database, tmp_path, port):
+            after = snapshot()
+            assert json.dumps(after, sort_keys=True) == json.dumps(
+                before, sort_keys=True
+            )
+            assert before["aliases"] == {"champion": "1", "challenger": "2"}
+            assert before["versions"]["1"][0] == "Production"
+            record = json.loads(before["versions"]["2"][2][registry.HISTORY_TAG])
+            assert record[0]["alias"] == "challenger"
+            assert predict("after.csv") == scored
+            signed_in = _pdflow("server", "--check", url, cwd=tmp_path, user="ann",
+                                password="ann-password-1")  # fmt: skip
+            assert signed_in.returncode == 0, signed_in.stderr

@@ -5,9 +5,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -760,6 +762,10 @@ def runs_cleanup(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Only say what would be marked.")
     ] = False,
+    experiment: Annotated[
+        str | None,
+        typer.Option("--experiment", help="Look only at this experiment's runs."),
+    ] = None,
     tracking_uri: TrackingUri = None,
     as_json: AsJson = False,
 ) -> None:
@@ -767,7 +773,9 @@ def runs_cleanup(
     if older_than is not None and older_than < 0:
         raise ConfigError(f"--older-than must be 0 or more hours, got {older_than}")
     client = tracking.connect(tracking_uri)
-    found = tracking.cleanup_runs(client, older_than_hours=older_than, dry_run=dry_run)
+    found = tracking.cleanup_runs(
+        client, older_than_hours=older_than, dry_run=dry_run, experiment=experiment
+    )
     if as_json:
         print(json.dumps([c.__dict__ for c in found]))
         return
@@ -850,6 +858,12 @@ def team_server(
             help=f"File holding the admin password [or ${server.PASSWORD_ENV}]."
         ),
     ] = None,
+    auth_cache_seconds: Annotated[
+        int,
+        typer.Option(
+            help="Trust a checked password this long (0: hash every request)."
+        ),
+    ] = server.AUTH_CACHE_SECONDS,
     check: Annotated[
         str | None,
         typer.Option("--check", help="Only check that URI answers and signs you in."),
@@ -878,6 +892,7 @@ def team_server(
         workers=workers,
         auth_db_uri=auth_db_uri,
         admin_password_file=admin_password_file,
+        auth_cache_seconds=auth_cache_seconds,
     )
     _run_mlflow_server(
         planned.command,
@@ -897,17 +912,42 @@ def _run_mlflow_server(command, host, port, *, health, banner, env=None) -> None
     bin_dir = str(Path(sys.executable).parent)
     full_env["PATH"] = f"{bin_dir}{os.pathsep}{full_env.get('PATH', '')}"
     argv = [sys.executable, "-m", "mlflow", *command, "--host", host, "--port"]
-    process = subprocess.Popen([*argv, str(port)], env=full_env)
+    # MLflow's server runs in a process group of its own (it starts uvicorn and
+    # job workers), so stopping pdflow stops all of it: Ctrl-C, or SIGTERM
+    # from a service manager, even when a shell started pdflow with SIGINT
+    # ignored.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, _interrupt)
+    process = subprocess.Popen([*argv, str(port)], env=full_env, start_new_session=True)
     url = f"http://{host}:{port}"
     try:
         if _wait_until_up(f"{url}{health}", process):
             err.print(f"{banner} on {url}; Ctrl-C stops it")
         code = process.wait()
     except KeyboardInterrupt:
-        process.terminate()
-        code = process.wait(timeout=30)
+        code = _stop_group(process)
     if code not in (0, -15):
         raise PdflowError(f"MLflow's server exited with status {code}")
+
+
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
+
+
+def _stop_group(process: subprocess.Popen, grace: float = 30) -> int:
+    """SIGTERM a server's process group; SIGKILL it if it lingers."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+    # uvicorn and the job workers may outlive MLflow's own process briefly.
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    return -15
 
 
 def _wait_until_up(url: str, process: subprocess.Popen, timeout: float = 120) -> bool:

@@ -27,7 +27,7 @@ from filelock import FileLock
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
-from pdflow.errors import TrackingError, first_line
+from pdflow.errors import ConfigError, TrackingError, first_line
 from pdflow.plots import png_bytes
 
 logger = logging.getLogger(__name__)
@@ -203,14 +203,20 @@ def cleanup_runs(
     *,
     older_than_hours: float | None = None,
     dry_run: bool = False,
+    experiment: str | None = None,
 ) -> list[Cleaned]:
     """Mark runs whose process is gone as FAILED; say which and why.
 
     A run tagged with this machine's name is judged by whether its process
     still exists. A run from another machine, or without the tags, is marked
-    FAILED only when it started more than ``older_than_hours`` ago.
+    FAILED only when it started more than ``older_than_hours`` ago. Every
+    experiment is looked at, or only the one named ``experiment``.
     """
     experiments = {e.experiment_id: e.name for e in client.search_experiments()}
+    if experiment is not None:
+        experiments = {i: n for i, n in experiments.items() if n == experiment}
+        if not experiments:
+            raise ConfigError(f"experiment '{experiment}' does not exist")
     found = []
     for run in _running(client, list(experiments)):
         verdict, reason = _verdict(run, older_than_hours)
