@@ -467,11 +467,11 @@ def _record(
     proba = pipe.predict_proba(split.X_test)[:, 1]
     metrics = evaluate(split.y_test, proba, threshold=opts.threshold)
     metrics.update(_oracle_metrics(dataset, split, proba))
-    # The validation suite and every figure are computed and drawn on a second
-    # thread while the run is logged: scoring releases the GIL, so the two
-    # overlap on two cores. Only this thread touches matplotlib meanwhile.
+    # The validation suite runs on a second thread while this one logs the run
+    # and then draws every figure: scoring releases the GIL, so the two overlap
+    # on two cores. Only this thread touches matplotlib.
     with ThreadPoolExecutor(1, thread_name_prefix="pdflow-validation") as pool:
-        suite = pool.submit(_validate_and_draw, pipe, split, proba, opts)
+        suite = pool.submit(_validate, pipe, split, opts)
         started = time.perf_counter()
         client = tracking.connect(opts.tracking_uri)
         experiment_id = tracking.ensure_experiment(client, opts.experiment)
@@ -492,8 +492,13 @@ def _record(
                 extra(run.info.run_id, experiment_id, client)
             info = _log_model(pipe, family, params, split, opts)
 
-            checked, plot_pngs = suite.result()
-            tracking.log_files(plot_pngs)
+            figures = plots.all_figures(split.y_test, proba, threshold=opts.threshold)
+            tracking.log_files({p: plots.png_bytes(f) for p, f in figures.items()})
+            checked = suite.result()
+            validation.draw_figures(checked, split.y_test, proba)
+            checked.figures = {
+                p: plots.png_bytes(f) for p, f in checked.figures.items()
+            }
             metrics.update({k: v for k, v in checked.metrics.items() if k != "auc"})
             mlflow.log_metrics({**metrics, "fit_seconds": fit_seconds})
             tracking.log_json(metrics, "metrics.json")
@@ -547,9 +552,9 @@ def _record(
     return result
 
 
-def _validate_and_draw(pipe, split: Split, proba, opts: _Options):
-    """The validation suite with its figures, and the standard plots, as PNGs."""
-    checked = validation.validate(
+def _validate(pipe, split: Split, opts: _Options) -> validation.ValidationResult:
+    """The validation suite's numbers and tables; no figure (see _record)."""
+    return validation.validate(
         pipe,
         split.X_train,
         split.y_train,
@@ -558,10 +563,8 @@ def _validate_and_draw(pipe, split: Split, proba, opts: _Options):
         scale=opts.scale,
         threshold=opts.threshold,
         seed=opts.seed,
+        draw=False,
     )
-    checked.figures = {p: plots.png_bytes(f) for p, f in checked.figures.items()}
-    figures = plots.all_figures(split.y_test, proba, threshold=opts.threshold)
-    return checked, {p: plots.png_bytes(f) for p, f in figures.items()}
 
 
 def _log_model(pipe, family: Family, params, split: Split, opts: _Options):

@@ -646,6 +646,7 @@ def validate(
     scale: MasterScale | None = None,
     threshold: float = 0.5,
     seed: int = 0,
+    draw: bool = True,
 ) -> ValidationResult:
     """Run the whole validation suite of a fitted PD model on its test split.
 
@@ -667,6 +668,10 @@ def validate(
         ``accuracy``, ``precision``, ``recall`` and ``f1``.
     seed : int
         Seed of the sample and shuffles of the permutation importance.
+    draw : bool
+        Draw the suite's figures. Without them the suite touches no
+        matplotlib, so it can run on one thread while another draws; the
+        caller then draws them with :func:`draw_figures`.
 
     Returns
     -------
@@ -693,13 +698,18 @@ def validate(
             model, X_test, y_test, n_repeats=2, max_rows=2000, seed=seed
         )
 
-    figures = {
-        CAP_FIGURE: cap_figure(y_test, p_test),
-        CALIBRATION_FIGURE: calibration_by_grade_figure(
-            tables["grades"], tables["hosmer_lemeshow"]
-        ),
-    }
-    return ValidationResult(metrics=metrics, tables=tables, figures=figures)
+    checked = ValidationResult(metrics=metrics, tables=tables)
+    if draw:
+        draw_figures(checked, y_test, p_test)
+    return checked
+
+
+def draw_figures(checked: ValidationResult, y_test, p_test) -> None:
+    """Add the suite's figures (CAP curve, calibration by grade) to ``checked``."""
+    checked.figures[CAP_FIGURE] = cap_figure(np.asarray(y_test), np.asarray(p_test))
+    checked.figures[CALIBRATION_FIGURE] = calibration_by_grade_figure(
+        checked.tables["grades"], checked.tables["hosmer_lemeshow"]
+    )
 
 
 def _pds(model, X: pd.DataFrame) -> np.ndarray:
