@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import time
 import warnings
 
+import mlflow
 import pytest
 from mlflow.tracking import MlflowClient
 
@@ -20,10 +23,27 @@ FAST = {"n_estimators": 15}
 OPEN = GateConfig(min_auc=0, max_auc_drop=1, min_hl_pvalue=0, max_psi=100)
 
 
+@pytest.fixture(scope="module")
+def trained_once(tmp_path_factory):
+    """A store with three versions of pd_model_v1, trained once for the module."""
+    folder = tmp_path_factory.mktemp("three_versions")
+    uri = f"sqlite:///{folder / 'mlflow.db'}"
+    here = os.getcwd()
+    os.chdir(folder)  # the artifacts go to this folder's mlruns, kept for the module
+    try:
+        mlflow.set_tracking_uri(uri)
+        mlflow.set_registry_uri(uri)
+        for seed in (1, 2, 3):
+            pdflow.train("german", params=FAST, seed=seed, tracking_uri=uri)
+    finally:
+        os.chdir(here)
+    return folder / "mlflow.db"
+
+
 @pytest.fixture
-def three_versions(store):
-    for seed in (1, 2, 3):
-        pdflow.train("german", params=FAST, seed=seed, tracking_uri=store)
+def three_versions(store, trained_once):
+    """A copy of that store for one test: its promotions change only the copy."""
+    shutil.copyfile(trained_once, store.removeprefix("sqlite:///"))
     return store
 
 
