@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 
 import mlflow
@@ -18,7 +19,8 @@ from pdflow.scoring import OUTPUT_COLUMNS
 def model(tmp_path_factory):
     folder = tmp_path_factory.mktemp("batch")
     store = f"sqlite:///{folder / 'mlflow.db'}"
-    result = pdflow.train("german", params={"n_estimators": 15}, tracking_uri=store)
+    with contextlib.chdir(folder):  # run artifacts beside the store, not in the repo
+        result = pdflow.train("german", params={"n_estimators": 15}, tracking_uri=store)
     return store, result.model_uri
 
 

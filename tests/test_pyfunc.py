@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import mlflow
 import numpy as np
 import pandas as pd
@@ -15,9 +17,11 @@ from pdflow.ratings import MasterScale, pd_to_score
 
 @pytest.fixture(scope="module")
 def models(tmp_path_factory):
-    store = f"sqlite:///{tmp_path_factory.mktemp('pyfunc') / 'mlflow.db'}"
-    rf = pdflow.train("german", params={"n_estimators": 15}, tracking_uri=store)
-    card = pdflow.train("german", model="scorecard", tracking_uri=store)
+    folder = tmp_path_factory.mktemp("pyfunc")
+    store = f"sqlite:///{folder / 'mlflow.db'}"
+    with contextlib.chdir(folder):  # run artifacts beside the store, not in the repo
+        rf = pdflow.train("german", params={"n_estimators": 15}, tracking_uri=store)
+        card = pdflow.train("german", model="scorecard", tracking_uri=store)
     return store, rf, card
 
 

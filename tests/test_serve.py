@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import urllib.error
@@ -23,7 +24,10 @@ pytestmark = pytest.mark.slow
 def server(tmp_path_factory):
     folder = tmp_path_factory.mktemp("serve")
     store = f"sqlite:///{folder / 'mlflow.db'}"
-    trained = pdflow.train("german", params={"n_estimators": 15}, tracking_uri=store)
+    with contextlib.chdir(folder):  # run artifacts beside the store, not in the repo
+        trained = pdflow.train(
+            "german", params={"n_estimators": 15}, tracking_uri=store
+        )
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
     # A bare PATH: pdflow must find MLflow's uvicorn beside its own Python.

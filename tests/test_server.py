@@ -16,10 +16,14 @@ import urllib.error
 import urllib.request
 import uuid
 import warnings
+from types import SimpleNamespace
 
 import pytest
+from mlflow.exceptions import MlflowException
+from mlflow.server.auth.client import AuthServiceClient
 from mlflow.tracking import MlflowClient
 
+import pdflow
 from pdflow import registry
 
 from .conftest import PDFLOW, free_port, running_server
@@ -80,11 +84,26 @@ def team_server(database: str, folder, port: int):
 
 
 @pytest.fixture(scope="module")
-def server(database, tmp_path_factory):
+def team(database, tmp_path_factory):
+    """The module's server, with a way to stop it and start it again on the
+    same database, folder and port."""
     folder = tmp_path_factory.mktemp("team")
     port = free_port()
-    with team_server(database, folder, port):
-        yield f"http://127.0.0.1:{port}", folder
+    with contextlib.ExitStack() as running:
+
+        def restart() -> None:
+            running.close()
+            running.enter_context(team_server(database, folder, port))
+
+        running.enter_context(team_server(database, folder, port))
+        yield SimpleNamespace(
+            url=f"http://127.0.0.1:{port}", folder=folder, restart=restart
+        )
+
+
+@pytest.fixture(scope="module")
+def server(team):
+    return team.url, team.folder
 
 
 @pytest.fixture
@@ -400,91 +419,78 @@ def test_a_training_killed_at_any_point_leaves_nothing_half_done(
     assert admin.get_run(mv.run_id).info.status in {"FINISHED", "FAILED"}
 
 
-def test_a_restart_loses_nothing(tmp_path, monkeypatch):
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    env = _client_env(url)
-    monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", "admin")
-    monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", ADMIN_PASSWORD)
-    client = MlflowClient(url, registry_uri=url)
-    loans = tmp_path / "loans.csv"
+def test_a_restart_loses_nothing(team, admin, tmp_path):
+    """Everything on the server (this test's and any earlier test's runs,
+    models and users) is still there after it is stopped and started again."""
+    url, name = team.url, "pd_restart"
+    for seed in (1, 7):
+        pdflow.train(
+            "synthetic", rows=1000, params={"n_estimators": 10}, seed=seed,
+            model_name=name, tracking_uri=url,
+        )  # fmt: skip
+    loans = pdflow.make_synthetic(500, seed=9).drop(columns="default")
+    pdflow.promote(name, 1, stage="Production", force=True, reason="MRC-1",
+                   tracking_uri=url)  # fmt: skip
+    pdflow.promote(name, 2, alias="challenger", reason="shadow run", tracking_uri=url)
+    AuthServiceClient(url).create_user("carol", "carol-password-1")
+    champion = f"models:/{name}@champion"
+    scored = pdflow.load_model(champion, tracking_uri=url).predict_proba(loans)
 
-    def snapshot() -> dict:
-        """What the server knows, as JSON (NaN metrics compare equal as text)."""
-        return json.loads(json.dumps(_everything(), sort_keys=True, default=sorted))
-
-    def _everything() -> dict:
-        versions = client.search_model_versions("name = 'pd_model_v1'")
-        runs = client.search_runs(
-            [
-                client.get_experiment_by_name(
-                    "PD_Classification_Experiment"
-                ).experiment_id
-            ]
-        )
-        return {
-            "aliases": client.get_registered_model("pd_model_v1").aliases,
+    def snapshot() -> str:
+        """What the server knows, as JSON text (NaN metrics compare equal)."""
+        experiments = admin.search_experiments()
+        runs = admin.search_runs([e.experiment_id for e in experiments])
+        models = admin.search_registered_models()
+        versions = [
+            v for m in models for v in admin.search_model_versions(f"name = '{m.name}'")
+        ]
+        found = {
+            "users": _known_users(url),
+            "aliases": {m.name: m.aliases for m in models},
             "versions": {
-                str(v.version): (v.current_stage, v.run_id, v.tags) for v in versions
-            },
+                f"{v.name}/{v.version}": [
+                    v.current_stage,
+                    v.run_id,
+                    v.tags,
+                    sorted(_model_files(admin, v)),
+                ]
+                for v in versions
+            },  # fmt: skip
             "runs": {
-                r.info.run_id: (
+                r.info.run_id: [
                     r.info.status,
                     r.data.metrics,
                     r.data.params,
-                    sorted(a.path for a in client.list_artifacts(r.info.run_id)),
-                )
+                    sorted(a.path for a in admin.list_artifacts(r.info.run_id)),
+                ]
                 for r in runs
-            },
-            "model_files": {str(v.version): _model_files(client, v) for v in versions},
+            },  # fmt: skip
         }
+        return json.dumps(found, sort_keys=True)
 
-    def predict(name: str) -> str:
-        out = tmp_path / name
-        done = subprocess.run(
-            [PDFLOW, "predict", "--model-uri", "models:/pd_model_v1@champion",
-             "--input", loans, "--output", out],
-            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
-        )  # fmt: skip
-        assert done.returncode == 0, done.stderr
-        return out.read_text()
+    before = snapshot()
+    team.restart()
+    assert snapshot() == before
 
-    with new_database() as database:
-        with team_server(database, tmp_path, port):
-            made = subprocess.run(
-                [PDFLOW, "data", "synthetic", "--rows", "1000", "--seed", "9", "--out",
-                 loans],
-                cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
-            )  # fmt: skip
-            assert made.returncode == 0, made.stderr
-            for args in (
-                ["train", "--data", loans, "--n-estimators", "10"],
-                ["promote", "--version", "1", "--stage", "Production", "--force",
-                 "--reason", "MRC-1"],
-                ["train", "--data", loans, "--n-estimators", "10", "--seed", "7"],
-                ["promote", "--version", "2", "--alias", "challenger", "--reason",
-                 "shadow run"],
-                ["users", "create", "ann", "--password-file", tmp_path / "ann"],
-            ):  # fmt: skip
-                (tmp_path / "ann").write_text("ann-password-1\n")
-                done = subprocess.run(
-                    [PDFLOW, *map(str, args)], cwd=tmp_path, env=env,
-                    capture_output=True, text=True, timeout=300,
-                )  # fmt: skip
-                assert done.returncode == 0, (args, done.stderr)
-            before = snapshot()
-            scored = predict("before.csv")
-        # The server is stopped; the same database and folder start a new one.
-        with team_server(database, tmp_path, port):
-            after = snapshot()
-            assert json.dumps(after, sort_keys=True) == json.dumps(
-                before, sort_keys=True
-            )
-            assert before["aliases"] == {"champion": "1", "challenger": "2"}
-            assert before["versions"]["1"][0] == "Production"
-            record = json.loads(before["versions"]["2"][2][registry.HISTORY_TAG])
-            assert record[0]["alias"] == "challenger"
-            assert predict("after.csv") == scored
-            signed_in = _pdflow("server", "--check", url, cwd=tmp_path, user="ann",
-                                password="ann-password-1")  # fmt: skip
-            assert signed_in.returncode == 0, signed_in.stderr
+    known = json.loads(before)
+    assert known["aliases"][name] == {"champion": "1", "challenger": "2"}
+    assert {"admin", "carol"} <= set(known["users"])
+    stage, _, tags, files = known["versions"][f"{name}/1"]
+    assert stage == "Production" and "MLmodel" in files
+    assert json.loads(tags[registry.HISTORY_TAG])[0]["reason"] == "MRC-1"
+    again = pdflow.load_model(champion, tracking_uri=url).predict_proba(loans)
+    assert (again == scored).all()
+    signed_in = _pdflow("server", "--check", url, cwd=tmp_path, user="carol",
+                        password="carol-password-1")  # fmt: skip
+    assert signed_in.returncode == 0, signed_in.stderr
+
+
+def _known_users(url: str) -> list[str]:
+    """Which of the tests' users the server knows (MLflow lists none)."""
+    client = AuthServiceClient(url)
+    known = []
+    for user in ("admin", "ann", "bob", "carol"):
+        with contextlib.suppress(MlflowException):
+            client.get_user(user)
+            known.append(user)
+    return known

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 
 import numpy as np
@@ -24,7 +25,8 @@ def scored(tmp_path_factory):
 
     folder = tmp_path_factory.mktemp("spark")
     store = f"sqlite:///{folder / 'mlflow.db'}"
-    pdflow.train("german", params={"n_estimators": 15}, tracking_uri=store)
+    with contextlib.chdir(folder):  # run artifacts beside the store, not in the repo
+        pdflow.train("german", params={"n_estimators": 15}, tracking_uri=store)
     loans = load_dataset("german").X.reset_index(drop=True)
     loans["loan_id"] = [f"L{i:04d}" for i in range(len(loans))]
     source = folder / "loans.parquet"
