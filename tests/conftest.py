@@ -30,6 +30,14 @@ def shared_file(name: str) -> Path:
     return path
 
 
+@pytest.fixture(autouse=True)
+def no_tracking_uri_from_earlier_tests(monkeypatch):
+    """Start every test without MLFLOW_TRACKING_URI: mlflow.set_tracking_uri()
+    sets it in this process's environment, so an in-process call of an earlier
+    test would otherwise point this one at that test's store or server."""
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+
+
 @pytest.fixture
 def store(tmp_path, monkeypatch) -> str:
     """A new SQLite tracking store in an empty working folder."""

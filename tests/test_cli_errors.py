@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import typing
 from pathlib import Path
 
 import pytest
@@ -141,3 +142,33 @@ def test_unreachable_store_is_one_line(tmp_path, run_cli, monkeypatch):
     assert done.code == 1
     assert len(done.stderr.strip().splitlines()) == 1
     assert "http://127.0.0.1:9" in done.stderr
+
+
+def test_a_server_address_without_its_scheme_is_one_line(
+    tmp_path, run_cli, monkeypatch
+):
+    # MLflow would take it for a folder of files and answer with its notice
+    # about the file store's maintenance mode.
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "127.0.0.1:5000")
+    done = run_cli("models", "list")
+    assert done.code == 2
+    assert done.stderr.strip() == (
+        "pdflow: error: tracking URI '127.0.0.1:5000' has no scheme; for a server "
+        "write http://127.0.0.1:5000"
+    )
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_no_help_text_loses_words_to_markup():
+    # Rich takes "[...]" in a help text for a style and drops it silently.
+    from pdflow import cli
+
+    texts = []
+    for group in [cli.app, *(g.typer_instance for g in cli.app.registered_groups)]:
+        for command in group.registered_commands:
+            hints = typing.get_type_hints(command.callback, include_extras=True)
+            for hint in hints.values():
+                texts += [m.help for m in getattr(hint, "__metadata__", ()) if m.help]
+    assert len(texts) > 50
+    assert [t for t in texts if "[" in t] == []

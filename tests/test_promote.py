@@ -122,9 +122,19 @@ def test_settle_keeps_the_latest_claim_and_moves_champion(three_versions):
     assert stages(store) == {1: "Archived", 2: "None", 3: "Production"}
     assert champion(store) == "3"
     tags = client.get_model_version("pd_model_v1", "1").tags
-    assert tags["pdflow.archived_by"] == "version 3"
+    assert tags[registry.ARCHIVED_BY_TAG] == "version 3"
     # A settled registry is left as it is.
     assert registry.settle(client, "pd_model_v1")[1] == []
+    # Sent back to Production on purpose, version 1 no longer says otherwise.
+    pdflow.promote("pd_model_v1", 1, stage="Production", gate=OPEN, tracking_uri=store)
+    assert (
+        registry.ARCHIVED_BY_TAG
+        not in client.get_model_version("pd_model_v1", "1").tags
+    )
+    assert (
+        client.get_model_version("pd_model_v1", "3").tags[registry.ARCHIVED_BY_TAG]
+        == "version 1"
+    )
 
 
 @pytest.mark.parametrize("racer_claims", ["earlier", "later"])

@@ -10,6 +10,7 @@ import contextlib
 import json
 import os
 import signal
+import socket
 import subprocess
 import time
 import urllib.error
@@ -24,7 +25,7 @@ from mlflow.server.auth.client import AuthServiceClient
 from mlflow.tracking import MlflowClient
 
 import pdflow
-from pdflow import registry
+from pdflow import registry, tracking
 
 from .conftest import PDFLOW, free_port, running_server
 
@@ -260,9 +261,17 @@ def test_only_an_approver_may_move_a_version_to_production(server, tmp_path):
         return _pdflow(*args, cwd=tmp_path, url=url, user=name,
                        password=f"{name}-password-1")  # fmt: skip
 
-    trained = as_user("ann", "train", "--n-estimators", "5", "--seed", "3", "--json")
-    assert trained.returncode == 0, trained.stderr
-    version = str(json.loads(trained.stdout)["model_version"])
+    # ann's training registers its version, but her --promote stops there.
+    trained = as_user("ann", "train", "--n-estimators", "5", "--seed", "3", "--json",
+                      "--promote")  # fmt: skip
+    assert trained.returncode == 3, trained.stderr
+    result = json.loads(trained.stdout)
+    assert result["promoted"] is False
+    assert (
+        "user 'ann' may not move versions of 'pd_model_v1' to Production"
+        in (result["promotion_message"])
+    )
+    version = str(result["model_version"])
     before = json.loads(as_user("ann", "models", "list", "--json").stdout)
 
     refused = as_user("ann", "promote", "--version", version, "--stage", "Production",
@@ -417,6 +426,36 @@ def test_a_training_killed_at_any_point_leaves_nothing_half_done(
     [mv] = admin.search_model_versions("name = 'pd_killed'")
     assert {"MLmodel", "model.skops"} <= _model_files(admin, mv)
     assert admin.get_run(mv.run_id).info.status in {"FINISHED", "FAILED"}
+
+
+def test_cleanup_without_the_right_names_the_run_and_the_right(server, admin, tmp_path):
+    url, _ = server
+    AuthServiceClient(url).create_user("rita", "rita-password-1")  # READ only
+    experiment = admin.create_experiment("cleanup-rights")
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    tags = {tracking.HOST_TAG: socket.gethostname(), tracking.PID_TAG: str(gone.pid)}
+    run_id = admin.create_run(experiment, tags=tags).info.run_id
+    scope = ["runs", "cleanup", "--experiment", "cleanup-rights"]
+
+    refused = _pdflow(*scope, cwd=tmp_path, url=url, user="rita",
+                      password="rita-password-1")  # fmt: skip
+    assert refused.returncode == 1
+    assert refused.stdout.strip().startswith(f"{run_id} (cleanup-rights, started ")
+    assert refused.stdout.strip().endswith(
+        f"not marked: process {gone.pid} on {socket.gethostname()} is gone, but "
+        "'rita' may not end it: that needs EDIT on experiment 'cleanup-rights' "
+        "(the modeller role) or an admin"
+    )
+    assert refused.stderr.strip().splitlines() == [
+        "pdflow: error: 1 run(s) whose process is gone could not be marked FAILED "
+        "for lack of rights"
+    ]
+    assert admin.get_run(run_id).info.status == "RUNNING"
+
+    cleaned = _pdflow(*scope, cwd=tmp_path, url=url)
+    assert cleaned.returncode == 0, cleaned.stderr
+    assert admin.get_run(run_id).info.status == "FAILED"
 
 
 def test_a_restart_loses_nothing(team, admin, tmp_path):

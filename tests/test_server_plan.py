@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import configparser
+import socket
 
 import pytest
 
 from pdflow import server
 from pdflow.errors import ConfigError
+
+from .conftest import free_port
 
 DB = "postgresql://postgres@127.0.0.1:5432/team"
 
@@ -60,3 +63,63 @@ def test_bad_options_are_one_line(tmp_path, kwargs, message):
     options = {"backend_store_uri": DB, "artifacts_destination": "a", **kwargs}
     with pytest.raises(ConfigError, match=message):
         server.plan(config_dir=tmp_path, **options)
+
+
+def test_libpq_spelling_is_accepted(tmp_path):
+    planned = server.plan(
+        backend_store_uri="postgres://postgres@127.0.0.1:5432/team",
+        artifacts_destination="a",
+        config_dir=tmp_path,
+    )
+    uri = planned.command[planned.command.index("--backend-store-uri") + 1]
+    assert uri == DB and _ini(tmp_path)["database_uri"] == DB
+
+
+@pytest.fixture
+def postgres():
+    psycopg = pytest.importorskip("psycopg")
+    try:
+        psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres").close()
+    except psycopg.OperationalError as exc:
+        pytest.skip(f"PostgreSQL at 127.0.0.1:5432 is not reachable: {exc}")
+
+
+def test_a_missing_database_is_one_line_before_mlflow_starts(
+    postgres, run_cli, monkeypatch, tmp_path
+):
+    # MLflow itself would retry for about two minutes, a traceback per try.
+    monkeypatch.chdir(tmp_path)
+    missing = "postgresql://postgres:hunter2@127.0.0.1:5432/pdflow_no_such_db"
+    outcome = run_cli("server", "--backend-store-uri", missing, "--port", free_port())
+    assert outcome.code == 2
+    line = outcome.stderr.strip()
+    assert line.count("\n") == 0 and "Traceback" not in line
+    assert "cannot connect to --backend-store-uri" in line
+    assert "postgres:***@127.0.0.1:5432/pdflow_no_such_db" in line  # no password
+    assert 'database "pdflow_no_such_db" does not exist' in line
+    closed = f"postgresql://postgres@127.0.0.1:{free_port()}/test"
+    outcome = run_cli("server", "--backend-store-uri", closed, "--port", free_port())
+    assert outcome.code == 2 and "Connection refused" in outcome.stderr
+    assert not (tmp_path / ".pdflow").exists()  # nothing written before the check
+
+
+@pytest.mark.parametrize(
+    "command", [["server", "--backend-store-uri", "sqlite:///t.db"], ["ui"]]
+)
+def test_a_port_in_use_is_refused_not_mistaken_for_our_server(
+    run_cli, monkeypatch, tmp_path, command
+):
+    # Another program answering /health on the port would otherwise look like
+    # the server pdflow started, and pdflow would exit 0 announcing it.
+    monkeypatch.chdir(tmp_path)
+    with socket.socket() as other:
+        other.bind(("127.0.0.1", 0))
+        other.listen()
+        port = other.getsockname()[1]
+        outcome = run_cli(*command, "--port", port)
+    assert outcome.code == 2
+    assert outcome.stderr.strip() == (
+        f"pdflow: error: cannot listen on 127.0.0.1:{port}: "
+        "Address already in use; "
+        "is another server there? (--port chooses another)"
+    )

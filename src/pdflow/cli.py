@@ -10,6 +10,7 @@ import json
 import logging
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -67,7 +68,7 @@ TrackingUri = Annotated[
     str | None,
     typer.Option(
         "--tracking-uri",
-        help="MLflow store [default: $MLFLOW_TRACKING_URI or sqlite:///mlflow.db]",
+        help="MLflow store (default: $MLFLOW_TRACKING_URI or sqlite:///mlflow.db).",
     ),
 ]
 Data = Annotated[
@@ -83,7 +84,7 @@ Rows = Annotated[
 ]
 DefaultRate = Annotated[
     float | None,
-    typer.Option("--default-rate", help="Mean true PD of a loan book [default 0.08]."),
+    typer.Option("--default-rate", help="Mean true PD of a loan book (default 0.08)."),
 ]
 Seed = Annotated[int, typer.Option("--seed", help="Seed of data, split and model.")]
 Drop = Annotated[
@@ -104,18 +105,21 @@ CentralTendency = Annotated[
     ),
 ]
 Pdo = Annotated[
-    float | None, typer.Option("--pdo", help="Points to double the odds [20].")
+    float | None, typer.Option("--pdo", help="Points to double the odds (default 20).")
 ]
 BaseOdds = Annotated[
     float | None,
-    typer.Option("--base-odds", help="Good:bad odds at the base points [50]."),
+    typer.Option("--base-odds", help="Good:bad odds at the base points (default 50)."),
 ]
 BasePoints = Annotated[
-    float | None, typer.Option("--base-points", help="Points at the base odds [600].")
+    float | None,
+    typer.Option("--base-points", help="Points at the base odds (default 600)."),
 ]
 MinIv = Annotated[
     float | None,
-    typer.Option("--min-iv", help="Smallest IV of a scorecard variable [0.02]."),
+    typer.Option(
+        "--min-iv", help="Smallest IV of a scorecard variable (default 0.02)."
+    ),
 ]
 Monotone = Annotated[
     str | None,
@@ -135,7 +139,7 @@ Promote = Annotated[
 ]
 ConfigFile = Annotated[
     str | None,
-    typer.Option("--config", help="Settings file [default: ./pdflow.toml if present]."),
+    typer.Option("--config", help="Settings file (default: ./pdflow.toml if present)."),
 ]
 MinAuc = Annotated[
     float | None, typer.Option("--min-auc", help="Gate: smallest test AUC.")
@@ -488,7 +492,9 @@ def score(
     ] = "fail",
     rejected: Annotated[
         Path | None,
-        typer.Option("--rejected", help="Where skipped rows go [OUTPUT.rejected.csv]."),
+        typer.Option(
+            "--rejected", help="Where skipped rows go (default: OUTPUT.rejected.csv)."
+        ),
     ] = None,
     reasons: Annotated[
         bool, typer.Option("--reasons/--no-reasons", help="Fill reason_1..3.")
@@ -708,7 +714,10 @@ def users_create(
     username: Annotated[str, typer.Argument(help="The new user's name.")],
     password_file: Annotated[
         Path | None,
-        typer.Option("--password-file", help="File holding the password [else asked]."),
+        typer.Option(
+            "--password-file",
+            help="File holding the password (else asked at the terminal).",
+        ),
     ] = None,
     tracking_uri: TrackingUri = None,
 ) -> None:
@@ -782,10 +791,20 @@ def runs_cleanup(
     if not found:
         out.print("no run is left RUNNING")
     for c in found:
-        action = {"failed": "would mark FAILED" if dry_run else "marked FAILED"}
+        action = {
+            "failed": "would mark FAILED" if dry_run else "marked FAILED",
+            "refused": "not marked",
+        }
         out.print(
             f"{c.run_id} ({c.experiment}, started {c.started}): "
-            f"{action.get(c.verdict, 'left alone')}: {c.reason}"
+            f"{action.get(c.verdict, 'left alone')}: {c.reason}",
+            soft_wrap=True,
+        )
+    refused = [c for c in found if c.verdict == "refused"]
+    if refused:
+        raise PdflowError(
+            f"{len(refused)} run(s) whose process is gone could not be marked "
+            "FAILED for lack of rights"
         )
 
 
@@ -850,12 +869,12 @@ def team_server(
     workers: Annotated[int, typer.Option(help="Server processes.")] = 1,
     auth_db_uri: Annotated[
         str | None,
-        typer.Option(help="Database of users [default: the backend store]."),
+        typer.Option(help="Database of users (default: the backend store)."),
     ] = None,
     admin_password_file: Annotated[
         str | None,
         typer.Option(
-            help=f"File holding the admin password [or ${server.PASSWORD_ENV}]."
+            help=f"File holding the admin password (or ${server.PASSWORD_ENV})."
         ),
     ] = None,
     auth_cache_seconds: Annotated[
@@ -884,6 +903,9 @@ def team_server(
         return
     if backend_store_uri is None:
         raise ConfigError("give --backend-store-uri postgresql://USER@HOST:PORT/DB")
+    server.check_database("--backend-store-uri", backend_store_uri)
+    if auth_db_uri is not None:
+        server.check_database("--auth-db-uri", auth_db_uri)
     planned = server.plan(
         backend_store_uri=backend_store_uri,
         artifacts_destination=artifacts_destination,
@@ -916,6 +938,7 @@ def _run_mlflow_server(command, host, port, *, health, banner, env=None) -> None
     # job workers), so stopping pdflow stops all of it: Ctrl-C, or SIGTERM
     # from a service manager, even when a shell started pdflow with SIGINT
     # ignored.
+    _check_port_free(host, port)
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, _interrupt)
     process = subprocess.Popen([*argv, str(port)], env=full_env, start_new_session=True)
@@ -923,11 +946,33 @@ def _run_mlflow_server(command, host, port, *, health, banner, env=None) -> None
     try:
         if _wait_until_up(f"{url}{health}", process):
             err.print(f"{banner} on {url}; Ctrl-C stops it")
+        elif process.poll() is None:
+            err.print(f"{banner}: {url} does not answer yet; still waiting")
         code = process.wait()
     except KeyboardInterrupt:
         code = _stop_group(process)
     if code not in (0, -15):
-        raise PdflowError(f"MLflow's server exited with status {code}")
+        raise PdflowError(
+            f"MLflow's server on {url} exited with status {code}; its own "
+            "messages above say why"
+        )
+
+
+def _check_port_free(host: str, port: int) -> None:
+    """Refuse a port that something already listens on, before MLflow starts.
+
+    Otherwise the other program would answer the health check and pdflow would
+    announce a server that is not its own.
+    """
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot listen on {host}:{port}: {exc.strerror or exc}; "
+                "is another server there? (--port chooses another)"
+            ) from None
 
 
 def _interrupt(signum, frame) -> None:

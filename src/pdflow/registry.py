@@ -27,6 +27,8 @@ HISTORY_TAG = "pdflow.promotion_history"
 # before the move: of several versions found in Production, the latest claim
 # holds it. See settle().
 CLAIM_TAG = "pdflow.production_claim"
+# Set on a version that settle() archived: which version took Production.
+ARCHIVED_BY_TAG = "pdflow.archived_by"
 _SETTLE_ROUNDS = 20
 # Tag values are capped by the store; keep the newest entries that fit.
 _HISTORY_LIMIT = 4000
@@ -156,7 +158,7 @@ def settle(client: MlflowClient, name: str) -> tuple[ModelVersion | None, list[s
                     continue
                 client.transition_model_version_stage(name, mv.version, "Archived")
                 client.set_model_version_tag(
-                    name, mv.version, "pdflow.archived_by", f"version {winner.version}"
+                    name, mv.version, ARCHIVED_BY_TAG, f"version {winner.version}"
                 )
                 archived.append(str(mv.version))
                 changed = True
@@ -243,6 +245,9 @@ def promote(
 
 
 def _move_stage(client: MlflowClient, mv: ModelVersion, stage: str) -> list[str]:
+    if ARCHIVED_BY_TAG in mv.tags:
+        # Moved on purpose now: the tag no longer says why it is where it is.
+        client.delete_model_version_tag(mv.name, mv.version, ARCHIVED_BY_TAG)
     if stage == "Production":
         # The claim goes first, so whoever sees this version in Production
         # also sees when it was sent there.

@@ -58,11 +58,9 @@ def plan(
     config_dir: str | Path = ".pdflow",
 ) -> ServerPlan:
     """Check the options and write the sign-in configuration the server reads."""
-    if not backend_store_uri.startswith(("postgresql", "mysql", "sqlite", "mssql")):
-        raise ConfigError(
-            f"--backend-store-uri '{backend_store_uri}' is not a database URI; "
-            "expected postgresql://USER@HOST:PORT/DB"
-        )
+    backend_store_uri = database_uri("--backend-store-uri", backend_store_uri)
+    if auth_db_uri is not None:
+        auth_db_uri = database_uri("--auth-db-uri", auth_db_uri)
     if workers < 1:
         raise ConfigError(f"--workers must be at least 1, got {workers}")
     if auth_cache_seconds < 0:
@@ -97,6 +95,54 @@ def plan(
         SECRET_ENV: _secret_key(folder),
     }
     return ServerPlan(command, env, f"http://{host}:{port}")
+
+
+def database_uri(option: str, uri: str) -> str:
+    """``uri`` spelt the way SQLAlchemy reads it, or one line saying why not."""
+    if uri.startswith("postgres://"):  # libpq's and Heroku's spelling
+        uri = "postgresql://" + uri.removeprefix("postgres://")
+    if not uri.startswith(("postgresql", "mysql", "sqlite", "mssql")):
+        raise ConfigError(
+            f"{option} '{uri}' is not a database URI; "
+            "expected postgresql://USER@HOST:PORT/DB"
+        )
+    return uri
+
+
+def check_database(option: str, uri: str) -> None:
+    """Connect to the database at ``uri`` once, or raise one line naming it.
+
+    MLflow retries an unreachable database for about two minutes and prints a
+    traceback for every try; a mistyped database name should be heard at once.
+    A SQLite file needs no check: MLflow creates it.
+    """
+    uri = database_uri(option, uri)
+    if uri.startswith("sqlite"):
+        return
+    import sqlalchemy  # MLflow's own dependency; needed only for a server
+
+    try:
+        url = sqlalchemy.make_url(uri)
+        shown = url.render_as_string(hide_password=True)
+        timeout = url.get_backend_name() in ("postgresql", "mysql")
+        engine = sqlalchemy.create_engine(
+            url, connect_args={"connect_timeout": 5} if timeout else {}
+        )
+        try:
+            with engine.connect():
+                pass
+        finally:
+            engine.dispose()
+    except sqlalchemy.exc.ArgumentError as exc:
+        raise ConfigError(f"{option} is not a database URI: {exc}") from None
+    except ImportError as exc:
+        raise ConfigError(
+            f"{option} '{shown}' needs a database driver that is not installed: "
+            f"{first_line(exc)}"
+        ) from None
+    except sqlalchemy.exc.SQLAlchemyError as exc:
+        reason = first_line(getattr(exc, "orig", None) or exc)
+        raise ConfigError(f"cannot connect to {option} '{shown}': {reason}") from None
 
 
 def _secret_key(folder: Path) -> str:

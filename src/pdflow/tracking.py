@@ -6,6 +6,7 @@ import importlib
 import json
 import logging
 import os
+import re
 import socket
 import subprocess
 import tempfile
@@ -38,7 +39,14 @@ DEFAULT_EXPERIMENT = "PD_Classification_Experiment"
 
 def resolve_tracking_uri(uri: str | None = None) -> str:
     """``uri``, else ``MLFLOW_TRACKING_URI``, else MLflow's default SQLite file."""
-    return uri or os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
+    resolved = uri or os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
+    if re.fullmatch(r"[\w.-]+:\d+(/.*)?", resolved):
+        # MLflow would take HOST:PORT for a folder or an unknown scheme.
+        raise ConfigError(
+            f"tracking URI '{resolved}' has no scheme; for a server write "
+            f"http://{resolved}"
+        )
+    return resolved
 
 
 def _sqlite_path(uri: str) -> Path | None:
@@ -145,10 +153,14 @@ def _refusal(uri: str, exc: MlflowException) -> str:
     text = str(exc)
     if "401" in text or "not authenticated" in text.lower():
         user = os.environ.get("MLFLOW_TRACKING_USERNAME")
-        who = f"user '{user}'" if user else "anyone without MLFLOW_TRACKING_USERNAME"
+        if not user:
+            return (
+                f"tracking server '{uri}' asks to sign in: set "
+                "MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD"
+            )
         return (
-            f"tracking server '{uri}' refused to sign in {who}: wrong user name or "
-            "password (MLFLOW_TRACKING_USERNAME, MLFLOW_TRACKING_PASSWORD)"
+            f"tracking server '{uri}' refused to sign in user '{user}': wrong user "
+            "name or password (MLFLOW_TRACKING_USERNAME, MLFLOW_TRACKING_PASSWORD)"
         )
     if "403" in text or "PERMISSION_DENIED" in text:
         return f"tracking server '{uri}' refused: {first_line(exc)}"
@@ -194,7 +206,9 @@ class Cleaned:
     run_id: str
     experiment: str
     started: str
-    verdict: str  # "failed" (marked FAILED), "alive" or "unknown" (left alone)
+    # "failed" (marked FAILED), "alive" or "unknown" (left alone), or
+    # "refused" (should be failed, but the signed-in user may not)
+    verdict: str
     reason: str
 
 
@@ -221,8 +235,19 @@ def cleanup_runs(
     for run in _running(client, list(experiments)):
         verdict, reason = _verdict(run, older_than_hours)
         if verdict == "failed" and not dry_run:
-            client.set_terminated(run.info.run_id, status="FAILED")
-            client.set_tag(run.info.run_id, "pdflow.cleanup", reason)
+            try:
+                client.set_terminated(run.info.run_id, status="FAILED")
+                client.set_tag(run.info.run_id, "pdflow.cleanup", reason)
+            except MlflowException as exc:
+                if "403" not in str(exc) and "PERMISSION_DENIED" not in str(exc):
+                    raise
+                user = os.environ.get("MLFLOW_TRACKING_USERNAME", "this user")
+                name = experiments.get(run.info.experiment_id)
+                verdict = "refused"
+                reason = (
+                    f"{reason}, but '{user}' may not end it: that needs EDIT on "
+                    f"experiment '{name}' (the modeller role) or an admin"
+                )
         started = datetime.fromtimestamp(run.info.start_time / 1000)
         found.append(
             Cleaned(
