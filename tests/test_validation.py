@@ -486,6 +486,18 @@ def test_validate_agrees_with_the_standalone_checks(portfolio):
     assert len(dumped["tables"]["grades"]) == len(MasterScale().bounds)
 
 
+def test_validate_takes_the_callers_test_pds(portfolio):
+    model, X_train, y_train, X_test, y_test = portfolio
+    p_test = model.predict_proba(X_test)[:, 1]
+    scored = validate(model, X_train, y_train, X_test, y_test, seed=1, draw=False)
+    given = validate(
+        model, X_train, y_train, X_test, y_test, seed=1, draw=False, p_test=p_test
+    )
+    assert given.metrics == scored.metrics
+    with pytest.raises(DataError, match=f"one PD per test loan \\({len(X_test)}\\)"):
+        validate(model, X_train, y_train, X_test, y_test, p_test=p_test[:-1])
+
+
 def test_validate_refuses_a_test_split_of_one_class(portfolio):
     model, X_train, y_train, X_test, _ = portfolio
     with pytest.raises(DataError, match="the test split needs defaults and non"):

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 import json
 import logging
 import os
@@ -1094,5 +1095,21 @@ def _fail(message: str, show_traceback: bool) -> None:
     sys.stderr.write(f"pdflow: error: {message}\n")
 
 
+def run() -> None:
+    """The ``pdflow`` console script: :func:`main`, then a quick exit.
+
+    On its way out Python collects every object the process made, module by
+    module; after a training with MLflow, scikit-learn and optbinning loaded
+    that took 0.85 s of a 7 s run here. Freezing the collector first skips
+    those collections. Files, atexit handlers and reference counts work as
+    ever; only cyclic garbage is left for the operating system to reclaim.
+    In-process callers (tests, notebooks) use :func:`main` and keep their
+    collector.
+    """
+    code = main()
+    gc.freeze()
+    sys.exit(code)
+
+
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    run()

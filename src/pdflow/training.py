@@ -471,7 +471,7 @@ def _record(
     # and then draws every figure: scoring releases the GIL, so the two overlap
     # on two cores. Only this thread touches matplotlib.
     with ThreadPoolExecutor(1, thread_name_prefix="pdflow-validation") as pool:
-        suite = pool.submit(_validate, pipe, split, opts)
+        suite = pool.submit(_validate, pipe, split, opts, proba)
         started = time.perf_counter()
         client = tracking.connect(opts.tracking_uri)
         experiment_id = tracking.ensure_experiment(client, opts.experiment)
@@ -552,7 +552,7 @@ def _record(
     return result
 
 
-def _validate(pipe, split: Split, opts: _Options) -> validation.ValidationResult:
+def _validate(pipe, split: Split, opts: _Options, proba) -> validation.ValidationResult:
     """The validation suite's numbers and tables; no figure (see _record)."""
     return validation.validate(
         pipe,
@@ -564,6 +564,7 @@ def _validate(pipe, split: Split, opts: _Options) -> validation.ValidationResult
         threshold=opts.threshold,
         seed=opts.seed,
         draw=False,
+        p_test=proba,
     )
 
 
