@@ -90,8 +90,11 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def running_server(command: list, *, cwd: Path, env: dict, health_url: str):
-    """Start a server in its own process group, wait for ``health_url``, stop it.
+def running_server(
+    command: list, *, cwd: Path, env: dict, health_url: str, stop=lambda: signal.SIGINT
+):
+    """Start a server in its own process group, wait for ``health_url``, stop it
+    with the signal ``stop()`` names then.
 
     Its output goes to ``cwd/server.log``, never to a pipe nobody reads: a
     full pipe would block the server's logging, and with it every request.
@@ -118,7 +121,7 @@ def running_server(command: list, *, cwd: Path, env: dict, health_url: str):
         yield
     finally:
         with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGINT)
+            os.killpg(process.pid, stop())
         try:
             process.wait(timeout=30)
         except subprocess.TimeoutExpired:

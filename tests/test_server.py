@@ -73,7 +73,7 @@ def _env(**extra: str) -> dict[str, str]:
     return {**env, **extra}
 
 
-def team_server(database: str, folder, port: int):
+def team_server(database: str, folder, port: int, stop=lambda: signal.SIGINT):
     """``pdflow server`` on ``database``, artifacts and configuration in ``folder``."""
     command = [
         PDFLOW, "server", "--backend-store-uri", database,
@@ -81,7 +81,18 @@ def team_server(database: str, folder, port: int):
     ]  # fmt: skip
     env = _env(MLFLOW_AUTH_ADMIN_PASSWORD=ADMIN_PASSWORD)
     health = f"http://127.0.0.1:{port}/health"
-    return running_server(command, cwd=folder, env=env, health_url=health)
+    return running_server(command, cwd=folder, env=env, health_url=health, stop=stop)
+
+
+def _nothing_listens(port: int, grace: float = 10) -> bool:
+    """Whether connections to ``port`` are refused (within ``grace`` seconds)."""
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline:
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) != 0:
+                return True
+        time.sleep(0.2)
+    return False
 
 
 @pytest.fixture(scope="module")
@@ -90,13 +101,19 @@ def team(database, tmp_path_factory):
     same database, folder and port."""
     folder = tmp_path_factory.mktemp("team")
     port = free_port()
+    # The restart stops the server as a closed terminal would (SIGHUP); the
+    # new one then finds the port free only if every process of the old is gone.
+    stop = [signal.SIGINT]
     with contextlib.ExitStack() as running:
 
         def restart() -> None:
+            stop[0] = signal.SIGHUP
             running.close()
-            running.enter_context(team_server(database, folder, port))
+            stop[0] = signal.SIGINT
+            assert _nothing_listens(port), "a process of the old server lives on"
+            running.enter_context(team_server(database, folder, port, lambda: stop[0]))
 
-        running.enter_context(team_server(database, folder, port))
+        running.enter_context(team_server(database, folder, port, lambda: stop[0]))
         yield SimpleNamespace(
             url=f"http://127.0.0.1:{port}", folder=folder, restart=restart
         )
@@ -292,6 +309,66 @@ def test_only_an_approver_may_move_a_version_to_production(server, tmp_path):
     assert [r["stage"] for r in rows if str(r["version"]) == version] == ["Production"]
 
 
+def test_roles_change_when_granted_again(server, tmp_path, capsys):
+    url, _ = server
+    (tmp_path / "gina").write_text("gina-password-1\n")
+
+    def pdflow_as(*args, user="admin", password=ADMIN_PASSWORD):
+        return _pdflow(*args, cwd=tmp_path, url=url, user=user, password=password)
+
+    missing = pdflow_as("users", "grant", "gina", "--role", "modeller")
+    assert missing.returncode == 1
+    assert missing.stderr.strip() == (
+        "pdflow: error: cannot grant a role to 'gina': no such user; create it "
+        "first: pdflow users create gina"
+    )
+    assert pdflow_as("users", "create", "gina", "--password-file",
+                     tmp_path / "gina").returncode == 0  # fmt: skip
+    again = pdflow_as("users", "create", "gina", "--password-file", tmp_path / "gina")
+    assert again.stderr.strip() == "pdflow: error: user 'gina' exists already"
+
+    said = []
+    for role in ("modeller", "modeller", "approver", "modeller"):
+        granted = pdflow_as("users", "grant", "gina", "--role", role,
+                            "--model-name", "pd_roles")  # fmt: skip
+        assert granted.returncode == 0, granted.stderr
+        said.append(granted.stdout.split(": ", 1)[1].strip())
+    # The model's permission follows the role; the experiment's never drops.
+    experiment = "on experiment PD_Classification_Experiment"
+    assert said == [
+        f"EDIT on the model, EDIT {experiment}",
+        f"EDIT on the model, EDIT {experiment}",
+        f"MANAGE on the model, EDIT {experiment}",
+        f"EDIT on the model, EDIT {experiment}",
+    ]
+    refused = pdflow_as("users", "create", "hal", "--password-file", tmp_path / "gina",
+                        user="gina", password="gina-password-1")  # fmt: skip
+    assert refused.returncode == 1
+    assert refused.stderr.strip() == (
+        "pdflow: error: cannot create user 'hal': user 'gina' may not create "
+        "users: only an admin may"
+    )
+    no_password = _pdflow("models", "list", cwd=tmp_path, url=url, user="gina",
+                          password="")  # fmt: skip
+    assert no_password.stderr.strip() == (
+        f"pdflow: error: tracking server '{url}' asks user 'gina' for a password: "
+        "set MLFLOW_TRACKING_PASSWORD"
+    )
+
+
+def test_a_changed_admin_password_is_not_taken_silently(server, capsys):
+    # MLflow sets the admin's password only when it first makes the user.
+    url, _ = server
+    from pdflow import cli
+
+    cli._check_admin_password(url, ADMIN_PASSWORD)
+    assert capsys.readouterr().err == ""
+    cli._check_admin_password(url, "another-password")
+    assert "warning: 'admin' does not sign in with the password given" in (
+        capsys.readouterr().err.replace("\n", " ")
+    )
+
+
 def test_eight_trainings_at_once_against_the_server(server, admin, tmp_path):
     url, _ = server
     train = ["train", "--data", "synthetic", "--rows", "3000", "--n-estimators", "20",
@@ -451,6 +528,10 @@ def test_cleanup_without_the_right_names_the_run_and_the_right(server, admin, tm
         "pdflow: error: 1 run(s) whose process is gone could not be marked FAILED "
         "for lack of rights"
     ]
+    as_json = _pdflow(*scope, "--json", cwd=tmp_path, url=url, user="rita",
+                      password="rita-password-1")  # fmt: skip
+    assert as_json.returncode == 1
+    assert [r["verdict"] for r in json.loads(as_json.stdout)] == ["refused"]
     assert admin.get_run(run_id).info.status == "RUNNING"
 
     cleaned = _pdflow(*scope, cwd=tmp_path, url=url)

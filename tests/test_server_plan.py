@@ -123,3 +123,9 @@ def test_a_port_in_use_is_refused_not_mistaken_for_our_server(
         "Address already in use; "
         "is another server there? (--port chooses another)"
     )
+
+
+def test_check_wants_the_scheme():
+    with pytest.raises(ConfigError, match="'127.0.0.1:5620' has no scheme; for a "
+                       "server write http://127.0.0.1:5620"):  # fmt: skip
+        server.check("127.0.0.1:5620", username="ann", password="x")

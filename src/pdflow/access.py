@@ -55,35 +55,85 @@ def create_user(uri: str, username: str, password: str) -> None:
     try:
         _auth(uri).create_user(username, password)
     except MlflowException as exc:
+        if "RESOURCE_ALREADY_EXISTS" in str(exc):
+            raise RegistryError(f"user '{username}' exists already") from None
         raise RegistryError(
-            f"cannot create user '{username}': {first_line(exc)}"
+            f"cannot create user '{username}': {_why(exc, 'create users')}"
         ) from None
 
 
 def grant(
     uri: str, client, username: str, model_name: str, role: str, experiment: str
 ) -> Grant:
-    """Give ``username`` a role on ``model_name`` (made if new) and its experiment."""
+    """Give ``username`` a role on ``model_name`` (made if new) and its experiment.
+
+    Granting again changes the role: the model's permission becomes the new
+    role's. The experiment's is raised when the role needs more and never
+    lowered, so a modeller made approver keeps editing the runs they logged.
+    """
     if role not in ROLES:
         raise ConfigError(f"unknown role '{role}', expected one of: {', '.join(ROLES)}")
     model_permission, experiment_permission = ROLES[role]
+    auth = _auth(uri)
+    try:
+        auth.get_user(username)
+    except MlflowException as exc:
+        why = _why(exc, "grant roles")
+        if why == "no such user":
+            why += f"; create it first: pdflow users create {username}"
+        raise RegistryError(f"cannot grant a role to '{username}': {why}") from None
     registry.ensure_model(client, model_name)
     experiment_id = tracking.ensure_experiment(client, experiment)
-    auth = _auth(uri)
-    for kind, resource, permission in (
-        ("registered_model", model_name, model_permission),
-        ("experiment", experiment_id, experiment_permission),
+    model = ("registered_model", model_name, f"model '{model_name}'")
+    runs = ("experiment", experiment_id, f"experiment '{experiment}'")
+    held = []
+    for (kind, resource, shown), permission in (
+        (model, model_permission),
+        (runs, experiment_permission),
     ):
+        lower = kind == "registered_model"
         try:
-            auth.grant_user_permission(username, kind, resource, permission)
+            held.append(
+                _set_permission(auth, username, kind, resource, permission, lower)
+            )
         except MlflowException as exc:
             raise RegistryError(
-                f"cannot grant {permission} on {kind} '{resource}' to '{username}': "
-                f"{first_line(exc)}"
+                f"cannot grant {permission} on {shown} to '{username}': "
+                f"{_why(exc, 'grant roles')}"
             ) from None
-    return Grant(
-        username, model_name, role, model_permission, experiment, experiment_permission
-    )
+    return Grant(username, model_name, role, held[0], experiment, held[1])
+
+
+def _set_permission(auth, username, kind, resource, permission, lower: bool) -> str:
+    """Grant ``permission``, replacing one the user holds already (unless it is
+    higher and not ``lower``); return the permission the user holds now."""
+    from mlflow.server.auth.permissions import PERMISSION_PRIORITY
+
+    try:
+        auth.grant_user_permission(username, kind, resource, permission)
+        return permission
+    except MlflowException as exc:
+        if "RESOURCE_ALREADY_EXISTS" not in str(exc):
+            raise
+    held = auth.get_user_permission(username, kind, resource).permission
+    if held == permission or (
+        not lower and PERMISSION_PRIORITY[held] > PERMISSION_PRIORITY[permission]
+    ):
+        return held
+    auth.revoke_user_permission(username, kind, resource)
+    auth.grant_user_permission(username, kind, resource, permission)
+    return permission
+
+
+def _why(exc: MlflowException, action: str) -> str:
+    """MLflow's refusal in words: who may not do what, or its own first line."""
+    text = str(exc)
+    if "403" in text or "PERMISSION_DENIED" in text:
+        user = os.environ.get("MLFLOW_TRACKING_USERNAME", "this user")
+        return f"user '{user}' may not {action}: only an admin may"
+    if "RESOURCE_DOES_NOT_EXIST" in text or "404" in text:
+        return "no such user"
+    return first_line(exc)
 
 
 def check_production_right(uri: str, model_name: str) -> None:

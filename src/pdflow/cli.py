@@ -40,11 +40,19 @@ from pdflow import (
     validating,
 )
 from pdflow.config import load_settings, parse_grades
-from pdflow.errors import ConfigError, ExitCode, PdflowError, first_line
+from pdflow.errors import (
+    ConfigError,
+    ExitCode,
+    PdflowError,
+    TrackingError,
+    first_line,
+)
 from pdflow.models import FAMILIES, parse_monotone
 
 app = typer.Typer(
     help="Build, track, register and promote probability-of-default models on MLflow.",
+    epilog="Errors are one line; add --traceback to any command to see where "
+    "one came from.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
@@ -788,24 +796,28 @@ def runs_cleanup(
     )
     if as_json:
         print(json.dumps([c.__dict__ for c in found]))
-        return
-    if not found:
-        out.print("no run is left RUNNING")
-    for c in found:
-        action = {
-            "failed": "would mark FAILED" if dry_run else "marked FAILED",
-            "refused": "not marked",
-        }
-        out.print(
-            f"{c.run_id} ({c.experiment}, started {c.started}): "
-            f"{action.get(c.verdict, 'left alone')}: {c.reason}",
-            soft_wrap=True,
-        )
+    else:
+        _print_cleanup(found, dry_run)
     refused = [c for c in found if c.verdict == "refused"]
     if refused:
         raise PdflowError(
             f"{len(refused)} run(s) whose process is gone could not be marked "
             "FAILED for lack of rights"
+        )
+
+
+def _print_cleanup(found: list[tracking.Cleaned], dry_run: bool) -> None:
+    if not found:
+        out.print("no run is left RUNNING")
+    action = {
+        "failed": "would mark FAILED" if dry_run else "marked FAILED",
+        "refused": "not marked",
+    }
+    for c in found:
+        out.print(
+            f"{c.run_id} ({c.experiment}, started {c.started}): "
+            f"{action.get(c.verdict, 'left alone')}: {c.reason}",
+            soft_wrap=True,
         )
 
 
@@ -924,10 +936,27 @@ def team_server(
         health="/health",
         banner=f"tracking server (clients: MLFLOW_TRACKING_URI={planned.tracking_uri})",
         env=planned.env,
+        on_up=lambda url: _check_admin_password(url, planned.env[server.PASSWORD_ENV]),
     )
 
 
-def _run_mlflow_server(command, host, port, *, health, banner, env=None) -> None:
+def _check_admin_password(url: str, password: str) -> None:
+    """Warn when the database keeps an admin password other than the one given:
+    MLflow sets it only when it first creates the admin user."""
+    try:
+        server.check(url, username=server.ADMIN, password=password)
+    except TrackingError:
+        err.print(
+            f"warning: '{server.ADMIN}' does not sign in with the password given: "
+            "MLflow set the admin's password when it first made the user and keeps "
+            "the one in the database",
+            soft_wrap=True,
+        )
+
+
+def _run_mlflow_server(
+    command, host, port, *, health, banner, env=None, on_up=None
+) -> None:
     """Run ``mlflow COMMAND`` on host:port until it stops or Ctrl-C."""
     # MLflow starts its web server by the bare name 'uvicorn'; make sure the
     # one beside this Python is found, whatever PATH says.
@@ -936,17 +965,20 @@ def _run_mlflow_server(command, host, port, *, health, banner, env=None) -> None
     full_env["PATH"] = f"{bin_dir}{os.pathsep}{full_env.get('PATH', '')}"
     argv = [sys.executable, "-m", "mlflow", *command, "--host", host, "--port"]
     # MLflow's server runs in a process group of its own (it starts uvicorn and
-    # job workers), so stopping pdflow stops all of it: Ctrl-C, or SIGTERM
-    # from a service manager, even when a shell started pdflow with SIGINT
-    # ignored.
+    # job workers), so stopping pdflow stops all of it: Ctrl-C, SIGTERM from a
+    # service manager or SIGHUP from a closed terminal, even when a shell
+    # started pdflow with SIGINT ignored. (SIGKILL leaves it running.)
     _check_port_free(host, port)
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGHUP, _interrupt)  # its terminal closed
     process = subprocess.Popen([*argv, str(port)], env=full_env, start_new_session=True)
     url = f"http://{host}:{port}"
     try:
         if _wait_until_up(f"{url}{health}", process):
             err.print(f"{banner} on {url}; Ctrl-C stops it")
+            if on_up is not None:
+                on_up(url)
         elif process.poll() is None:
             err.print(f"{banner}: {url} does not answer yet; still waiting")
         code = process.wait()

@@ -190,7 +190,9 @@ def _read_admin_password(path: str | None) -> str:
 
 def check(uri: str, *, username: str | None, password: str | None) -> str:
     """Reach ``uri`` and sign in; returns who is signed in, or raises one line."""
-    base = uri.rstrip("/")
+    from pdflow.tracking import check_scheme
+
+    base = check_scheme(uri).rstrip("/")
     try:
         with urllib.request.urlopen(f"{base}/health", timeout=10):
             pass
@@ -198,10 +200,12 @@ def check(uri: str, *, username: str | None, password: str | None) -> str:
         reason = first_line(getattr(exc, "reason", exc))
         raise TrackingError(f"cannot reach tracking server '{uri}': {reason}") from None
     if not username or not password:
-        raise TrackingError(
-            f"{uri} answers; set MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD "
-            "to sign in"
+        missing = (
+            "MLFLOW_TRACKING_PASSWORD"
+            if username
+            else ("MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD")
         )
+        raise TrackingError(f"{uri} answers; set {missing} to sign in")
     request = urllib.request.Request(
         f"{base}/api/2.0/mlflow/users/current",
         headers={"Authorization": _basic(username, password)},

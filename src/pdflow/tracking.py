@@ -40,13 +40,17 @@ DEFAULT_EXPERIMENT = "PD_Classification_Experiment"
 def resolve_tracking_uri(uri: str | None = None) -> str:
     """``uri``, else ``MLFLOW_TRACKING_URI``, else MLflow's default SQLite file."""
     resolved = uri or os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_TRACKING_URI
-    if re.fullmatch(r"[\w.-]+:\d+(/.*)?", resolved):
+    return check_scheme(resolved)
+
+
+def check_scheme(uri: str) -> str:
+    """``uri``, unless it is a server's HOST:PORT without ``http://``."""
+    if re.fullmatch(r"[\w.-]+:\d+(/.*)?", uri):
         # MLflow would take HOST:PORT for a folder or an unknown scheme.
         raise ConfigError(
-            f"tracking URI '{resolved}' has no scheme; for a server write "
-            f"http://{resolved}"
+            f"tracking URI '{uri}' has no scheme; for a server write http://{uri}"
         )
-    return resolved
+    return uri
 
 
 def _sqlite_path(uri: str) -> Path | None:
@@ -157,6 +161,11 @@ def _refusal(uri: str, exc: MlflowException) -> str:
             return (
                 f"tracking server '{uri}' asks to sign in: set "
                 "MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD"
+            )
+        if not os.environ.get("MLFLOW_TRACKING_PASSWORD"):
+            return (
+                f"tracking server '{uri}' asks user '{user}' for a password: set "
+                "MLFLOW_TRACKING_PASSWORD"
             )
         return (
             f"tracking server '{uri}' refused to sign in user '{user}': wrong user "
