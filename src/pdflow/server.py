@@ -200,11 +200,9 @@ def check(uri: str, *, username: str | None, password: str | None) -> str:
         reason = first_line(getattr(exc, "reason", exc))
         raise TrackingError(f"cannot reach tracking server '{uri}': {reason}") from None
     if not username or not password:
-        missing = (
-            "MLFLOW_TRACKING_PASSWORD"
-            if username
-            else ("MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD")
-        )
+        missing = "MLFLOW_TRACKING_PASSWORD"
+        if not username:
+            missing = f"MLFLOW_TRACKING_USERNAME and {missing}"
         raise TrackingError(f"{uri} answers; set {missing} to sign in")
     request = urllib.request.Request(
         f"{base}/api/2.0/mlflow/users/current",
