@@ -55,7 +55,7 @@ def create_user(uri: str, username: str, password: str) -> None:
     try:
         _auth(uri).create_user(username, password)
     except MlflowException as exc:
-        if "RESOURCE_ALREADY_EXISTS" in str(exc):
+        if exc.error_code == "RESOURCE_ALREADY_EXISTS":
             raise RegistryError(f"user '{username}' exists already") from None
         raise RegistryError(
             f"cannot create user '{username}': {_why(exc, 'create users')}"
@@ -79,60 +79,56 @@ def grant(
         auth.get_user(username)
     except MlflowException as exc:
         why = _why(exc, "grant roles")
-        if why == "no such user":
-            why += f"; create it first: pdflow users create {username}"
+        if exc.error_code == "RESOURCE_DOES_NOT_EXIST":
+            why = f"no such user; create it first: pdflow users create {username}"
         raise RegistryError(f"cannot grant a role to '{username}': {why}") from None
     registry.ensure_model(client, model_name)
     experiment_id = tracking.ensure_experiment(client, experiment)
-    model = ("registered_model", model_name, f"model '{model_name}'")
-    runs = ("experiment", experiment_id, f"experiment '{experiment}'")
-    held = []
-    for (kind, resource, shown), permission in (
-        (model, model_permission),
-        (runs, experiment_permission),
-    ):
-        lower = kind == "registered_model"
-        try:
-            held.append(
-                _set_permission(auth, username, kind, resource, permission, lower)
-            )
-        except MlflowException as exc:
-            raise RegistryError(
-                f"cannot grant {permission} on {shown} to '{username}': "
-                f"{_why(exc, 'grant roles')}"
-            ) from None
-    return Grant(username, model_name, role, held[0], experiment, held[1])
+    on_model = _set_permission(
+        auth, username, "registered_model", model_name, model_permission,
+        shown=f"model '{model_name}'", lower=True,
+    )  # fmt: skip
+    on_experiment = _set_permission(
+        auth, username, "experiment", experiment_id, experiment_permission,
+        shown=f"experiment '{experiment}'", lower=False,
+    )  # fmt: skip
+    return Grant(username, model_name, role, on_model, experiment, on_experiment)
 
 
-def _set_permission(auth, username, kind, resource, permission, lower: bool) -> str:
+def _set_permission(
+    auth, username, kind, resource, permission, *, shown: str, lower: bool
+) -> str:
     """Grant ``permission``, replacing one the user holds already (unless it is
     higher and not ``lower``); return the permission the user holds now."""
     from mlflow.server.auth.permissions import PERMISSION_PRIORITY
 
     try:
+        try:
+            auth.grant_user_permission(username, kind, resource, permission)
+            return permission
+        except MlflowException as exc:
+            if exc.error_code != "RESOURCE_ALREADY_EXISTS":
+                raise
+        held = auth.get_user_permission(username, kind, resource).permission
+        if held == permission or (
+            not lower and PERMISSION_PRIORITY[held] > PERMISSION_PRIORITY[permission]
+        ):
+            return held
+        auth.revoke_user_permission(username, kind, resource)
         auth.grant_user_permission(username, kind, resource, permission)
         return permission
     except MlflowException as exc:
-        if "RESOURCE_ALREADY_EXISTS" not in str(exc):
-            raise
-    held = auth.get_user_permission(username, kind, resource).permission
-    if held == permission or (
-        not lower and PERMISSION_PRIORITY[held] > PERMISSION_PRIORITY[permission]
-    ):
-        return held
-    auth.revoke_user_permission(username, kind, resource)
-    auth.grant_user_permission(username, kind, resource, permission)
-    return permission
+        raise RegistryError(
+            f"cannot grant {permission} on {shown} to '{username}': "
+            f"{_why(exc, 'grant roles')}"
+        ) from None
 
 
 def _why(exc: MlflowException, action: str) -> str:
     """MLflow's refusal in words: who may not do what, or its own first line."""
-    text = str(exc)
-    if "403" in text or "PERMISSION_DENIED" in text:
+    if tracking.refused(exc):
         user = os.environ.get("MLFLOW_TRACKING_USERNAME", "this user")
         return f"user '{user}' may not {action}: only an admin may"
-    if "RESOURCE_DOES_NOT_EXIST" in text or "404" in text:
-        return "no such user"
     return first_line(exc)
 
 

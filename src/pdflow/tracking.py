@@ -171,9 +171,14 @@ def _refusal(uri: str, exc: MlflowException) -> str:
             f"tracking server '{uri}' refused to sign in user '{user}': wrong user "
             "name or password (MLFLOW_TRACKING_USERNAME, MLFLOW_TRACKING_PASSWORD)"
         )
-    if "403" in text or "PERMISSION_DENIED" in text:
+    if refused(exc):
         return f"tracking server '{uri}' refused: {first_line(exc)}"
     return f"cannot use tracking store '{uri}': {first_line(exc)}"
+
+
+def refused(exc: MlflowException) -> bool:
+    """Whether a server said the signed-in user lacks the right (HTTP 403)."""
+    return exc.error_code == "PERMISSION_DENIED"
 
 
 def ensure_experiment(client: MlflowClient, name: str) -> str:
@@ -248,7 +253,7 @@ def cleanup_runs(
                 client.set_terminated(run.info.run_id, status="FAILED")
                 client.set_tag(run.info.run_id, "pdflow.cleanup", reason)
             except MlflowException as exc:
-                if "403" not in str(exc) and "PERMISSION_DENIED" not in str(exc):
+                if not refused(exc):
                     raise
                 user = os.environ.get("MLFLOW_TRACKING_USERNAME", "this user")
                 name = experiments.get(run.info.experiment_id)
