@@ -262,8 +262,10 @@ def test_the_server_will_not_start_without_an_admin_password(database, tmp_path)
     ]
 
 
-def test_only_an_approver_may_move_a_version_to_production(server, tmp_path):
+def test_only_an_approver_may_move_a_version_to_production(server, admin, tmp_path):
     url, _ = server
+    # carl is made through MLflow itself, with no pdflow role.
+    AuthServiceClient(url).create_user("carl", "carl-password-1")
     for name in ("ann", "bob"):
         (tmp_path / name).write_text(f"{name}-password-1\n")
         made = _pdflow("users", "create", name, "--password-file", tmp_path / name,
@@ -299,6 +301,15 @@ def test_only_an_approver_may_move_a_version_to_production(server, tmp_path):
         "champion: that needs MANAGE on the model (the approver role), and 'ann' "
         "has EDIT"
     ) in refused.stderr
+    assert json.loads(as_user("ann", "models", "list", "--json").stdout) == before
+    stranger = as_user("carl", "promote", "--version", version, "--stage",
+                       "Production", "--force", "--reason", "try")  # fmt: skip
+    assert stranger.returncode == 3
+    assert stranger.stderr.strip() == (
+        "pdflow: error: user 'carl' may not move versions of 'pd_model_v1' to "
+        "Production or set champion: that needs MANAGE on the model (the approver "
+        "role), and 'carl' has READ"
+    )
     assert json.loads(as_user("ann", "models", "list", "--json").stdout) == before
 
     approved = as_user("bob", "promote", "--version", version, "--stage", "Production",

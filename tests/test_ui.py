@@ -253,3 +253,14 @@ def test_ui_shows_experiment_runs_and_model_versions(
         raise
     finally:
         page.close()
+
+    # pdflow ui is an MLflow server without sign-in: a user name in the
+    # environment gives no rights to look up, and promoting through it works.
+    env = {**_child_env(), "MLFLOW_TRACKING_USERNAME": "ann"}
+    promoted = subprocess.run(
+        [str(PDFLOW), "promote", "--tracking-uri", base, "--model-name", MODEL,
+         "--version", "2", "--stage", "Production", "--force", "--reason", "open"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert promoted.returncode == 0, promoted.stderr
+    assert "Production" in promoted.stdout

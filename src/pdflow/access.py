@@ -146,16 +146,17 @@ def check_production_right(uri: str, model_name: str) -> None:
     try:
         if auth.get_user(username).is_admin:
             return
-        found = auth.get_user_permission(username, "registered_model", model_name)
+        held = auth.get_user_permission(username, "registered_model", model_name)
+        held = held.permission  # the server's default when nothing was granted
     except MlflowException as exc:
-        if "404" in str(exc) or "ENDPOINT_NOT_FOUND" in str(exc):
+        if exc.error_code == "ENDPOINT_NOT_FOUND":
             return  # a server without sign-in
         raise RegistryError(
             f"cannot read the rights of user '{username}': {first_line(exc)}"
         ) from None
-    if found.permission != PRODUCTION_RIGHT:
+    if held != PRODUCTION_RIGHT:
         raise PromotionBlocked(
             f"user '{username}' may not move versions of '{model_name}' to "
             f"Production or set champion: that needs {PRODUCTION_RIGHT} on the model "
-            f"(the approver role), and '{username}' has {found.permission}"
+            f"(the approver role), and '{username}' has {held}"
         )
