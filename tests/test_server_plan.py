@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import configparser
 import socket
+import stat
 
 import pytest
 
@@ -49,6 +50,16 @@ def test_sign_in_settings_and_a_kept_secret(tmp_path):
     )  # fmt: skip
     assert again.env[server.SECRET_ENV] == planned.env[server.SECRET_ENV]
     assert _ini(tmp_path)["auth_cache_ttl_seconds"] == "0"
+
+
+def test_config_files_are_the_owners_alone(tmp_path):
+    # The database URI may hold a password: no one else may read the file, even
+    # one that was readable before.
+    (tmp_path / "basic_auth.ini").write_text("old")
+    (tmp_path / "basic_auth.ini").chmod(0o644)
+    server.plan(backend_store_uri=DB, artifacts_destination="a", config_dir=tmp_path)
+    for name in ("basic_auth.ini", "secret_key"):
+        assert stat.S_IMODE((tmp_path / name).stat().st_mode) == 0o600, name
 
 
 @pytest.mark.parametrize(

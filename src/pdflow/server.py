@@ -72,15 +72,15 @@ def plan(
     folder = Path(config_dir)
     folder.mkdir(parents=True, exist_ok=True)
     ini = folder / "basic_auth.ini"
-    ini.write_text(
+    _write_private(
+        ini,
         "[mlflow]\n"
         "default_permission = READ\n"
         f"database_uri = {auth_db_uri or backend_store_uri}\n"
         f"admin_username = {ADMIN}\n"
         "authorization_function = mlflow.server.auth:authenticate_request_basic_auth\n"
-        f"auth_cache_ttl_seconds = {auth_cache_seconds}\n"
+        f"auth_cache_ttl_seconds = {auth_cache_seconds}\n",
     )
-    ini.chmod(0o600)
     command = [
         "server",
         "--backend-store-uri", backend_store_uri,
@@ -152,9 +152,17 @@ def _secret_key(folder: Path) -> str:
         return os.environ[SECRET_ENV]
     path = folder / "secret_key"
     if not path.exists():
-        path.write_text(secrets.token_hex(32))
-        path.chmod(0o600)
+        _write_private(path, secrets.token_hex(32))
     return path.read_text().strip()
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Write ``text`` to a file only its owner may read, from the first byte
+    (the database URI in it may hold a password)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)  # a file that existed keeps its mode otherwise
+    with os.fdopen(fd, "w") as file:
+        file.write(text)
 
 
 def _admin_password(path: str | None) -> str:
