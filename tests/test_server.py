@@ -367,6 +367,66 @@ def test_roles_change_when_granted_again(server, tmp_path, capsys):
     )
 
 
+def test_revoke_a_role_and_change_passwords(server, admin, tmp_path):
+    url, _ = server
+    for name in ("dora", "eve"):
+        (tmp_path / name).write_text(f"{name}-password-1\n")
+        assert _pdflow("users", "create", name, "--password-file", tmp_path / name,
+                       cwd=tmp_path, url=url).returncode == 0  # fmt: skip
+    granted = _pdflow("users", "grant", "dora", "--role", "modeller", "--model-name",
+                      "pd_revoke", cwd=tmp_path, url=url)  # fmt: skip
+    assert granted.returncode == 0, granted.stderr
+
+    experiment = "experiment 'PD_Classification_Experiment'"
+    revoked = _pdflow("users", "revoke", "dora", "--model-name", "pd_revoke",
+                      cwd=tmp_path, url=url)  # fmt: skip
+    assert revoked.returncode == 0, revoked.stderr
+    assert revoked.stdout.strip() == (
+        f"dora: revoked EDIT on model 'pd_revoke'; revoked EDIT on {experiment}; "
+        "the server's default applies now"
+    )
+    again = _pdflow("users", "revoke", "dora", "--model-name", "pd_revoke",
+                    cwd=tmp_path, url=url)  # fmt: skip
+    assert again.stdout.strip() == (
+        f"dora: nothing was granted on model 'pd_revoke'; nothing was granted on "
+        f"{experiment}; the server's default applies now"
+    )
+    held = AuthServiceClient(url).get_user_permission(
+        "dora", "registered_model", "pd_revoke"
+    )
+    assert held.permission == "READ"  # the server's default
+    nobody = _pdflow("users", "revoke", "nobody", cwd=tmp_path, url=url)
+    assert nobody.stderr.strip() == (
+        "pdflow: error: cannot revoke roles of 'nobody': no such user"
+    )
+
+    # An admin sets anyone's password; a user their own; nobody else's.
+    (tmp_path / "new").write_text("dora-password-2\n")
+    assert _pdflow("users", "password", "dora", "--password-file", tmp_path / "new",
+                   cwd=tmp_path, url=url).returncode == 0  # fmt: skip
+    (tmp_path / "own").write_text("dora-password-3\n")
+    own = _pdflow("users", "password", "dora", "--password-file", tmp_path / "own",
+                  cwd=tmp_path, url=url, user="dora",
+                  password="dora-password-2")  # fmt: skip
+    assert own.returncode == 0, own.stderr
+    assert "sign in with the new one from now on" in own.stdout
+    checks = {
+        password: _pdflow(
+            "server", "--check", url, cwd=tmp_path, user="dora", password=password
+        ).returncode  # fmt: skip
+        for password in ("dora-password-1", "dora-password-2", "dora-password-3")
+    }
+    assert checks == {"dora-password-1": 1, "dora-password-2": 1, "dora-password-3": 0}
+    other = _pdflow("users", "password", "dora", "--password-file", tmp_path / "new",
+                    cwd=tmp_path, url=url, user="eve",
+                    password="eve-password-1")  # fmt: skip
+    assert other.returncode == 1
+    assert other.stderr.strip() == (
+        "pdflow: error: cannot set the password of 'dora': user 'eve' may not: "
+        "only an admin or 'dora' may"
+    )
+
+
 def test_a_changed_admin_password_is_not_taken_silently(server, capsys):
     # MLflow sets the admin's password only when it first makes the user.
     url, _ = server

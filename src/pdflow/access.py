@@ -95,6 +95,65 @@ def grant(
     return Grant(username, model_name, role, on_model, experiment, on_experiment)
 
 
+def revoke(uri: str, client, username: str, model_name: str, experiment: str) -> list:
+    """Take ``username``'s role on ``model_name`` and its experiment away.
+
+    Both permissions are deleted, so the server's default (READ) applies
+    again; returns what the user held, as ``(shown, permission)`` pairs, with
+    None where nothing was held.
+    """
+    auth = _auth(uri)
+    _existing_user(auth, username, "revoke roles")
+    found = client.get_experiment_by_name(experiment)
+    places = [("registered_model", model_name, f"model '{model_name}'")]
+    if found is not None:
+        places.append(("experiment", found.experiment_id, f"experiment '{experiment}'"))
+    held = []
+    for kind, resource, shown in places:
+        try:
+            permission = auth.get_user_permission(username, kind, resource).permission
+            auth.revoke_user_permission(username, kind, resource)
+        except MlflowException as exc:
+            if exc.error_code != "RESOURCE_DOES_NOT_EXIST":
+                raise RegistryError(
+                    f"cannot revoke the rights of '{username}' on {shown}: "
+                    f"{_why(exc, 'revoke roles')}"
+                ) from None
+            permission = None
+        held.append((shown, permission))
+    return held
+
+
+def set_password(uri: str, username: str, password: str) -> None:
+    """Give ``username`` a new password (an admin, or the user themself)."""
+    if not password:
+        raise ConfigError("the new password must not be empty")
+    auth = _auth(uri)
+    # MLflow asks users changing their own password for the current one.
+    own = os.environ.get("MLFLOW_TRACKING_USERNAME") == username
+    current = os.environ.get("MLFLOW_TRACKING_PASSWORD") if own else None
+    try:
+        auth.update_user_password(username, password, current_password=current)
+    except MlflowException as exc:
+        why = first_line(exc)
+        if exc.error_code == "RESOURCE_DOES_NOT_EXIST":
+            why = "no such user"
+        elif tracking.refused(exc):
+            user = os.environ.get("MLFLOW_TRACKING_USERNAME", "this user")
+            why = f"user '{user}' may not: only an admin or '{username}' may"
+        raise RegistryError(f"cannot set the password of '{username}': {why}") from None
+
+
+def _existing_user(auth, username: str, action: str) -> None:
+    try:
+        auth.get_user(username)
+    except MlflowException as exc:
+        why = _why(exc, action)
+        if exc.error_code == "RESOURCE_DOES_NOT_EXIST":
+            why = "no such user"
+        raise RegistryError(f"cannot {action} of '{username}': {why}") from None
+
+
 def _set_permission(
     auth, username, kind, resource, permission, *, shown: str, lower: bool
 ) -> str:

@@ -718,30 +718,35 @@ def models_list(
     Console(width=max(out.width, 100)).print(table)
 
 
+PasswordFile = Annotated[
+    Path | None,
+    typer.Option(
+        "--password-file",
+        help="File holding the password (else asked at the terminal).",
+    ),
+]
+
+
+def _read_password(password_file: Path | None, prompt: str) -> str:
+    """The password in ``password_file``, else asked twice at the terminal."""
+    if password_file is not None:
+        try:
+            return password_file.read_text().strip()
+        except OSError as exc:
+            raise ConfigError(f"--password-file '{password_file}': {exc}") from None
+    if sys.stdin.isatty():
+        return typer.prompt(prompt, hide_input=True, confirmation_prompt=True)
+    raise ConfigError("give --password-file FILE (no terminal to ask on)")
+
+
 @users_app.command("create")
 def users_create(
     username: Annotated[str, typer.Argument(help="The new user's name.")],
-    password_file: Annotated[
-        Path | None,
-        typer.Option(
-            "--password-file",
-            help="File holding the password (else asked at the terminal).",
-        ),
-    ] = None,
+    password_file: PasswordFile = None,
     tracking_uri: TrackingUri = None,
 ) -> None:
     """Create a user on the team server."""
-    if password_file is not None:
-        try:
-            password = password_file.read_text().strip()
-        except OSError as exc:
-            raise ConfigError(f"--password-file '{password_file}': {exc}") from None
-    elif sys.stdin.isatty():
-        password = typer.prompt(
-            f"password for {username}", hide_input=True, confirmation_prompt=True
-        )
-    else:
-        raise ConfigError("give --password-file FILE (no terminal to ask on)")
+    password = _read_password(password_file, f"password for {username}")
     uri = tracking.resolve_tracking_uri(tracking_uri)
     access.create_user(uri, username, password)
     out.print(f"created user {username} on {uri}")
@@ -766,6 +771,41 @@ def users_grant(
         f"{done.model_permission} on the model, {done.experiment_permission} on "
         f"experiment {done.experiment}"
     )
+
+
+@users_app.command("revoke")
+def users_revoke(
+    username: Annotated[str, typer.Argument(help="Whose role goes.")],
+    model_name: ModelName = training.DEFAULT_MODEL_NAME,
+    experiment: Experiment = tracking.DEFAULT_EXPERIMENT,
+    tracking_uri: TrackingUri = None,
+) -> None:
+    """Take a user's role on a model away, and their rights on its experiment."""
+    uri = tracking.resolve_tracking_uri(tracking_uri)
+    client = tracking.connect(uri)
+    held = access.revoke(uri, client, username, model_name, experiment)
+    said = [
+        f"revoked {permission} on {shown}"
+        if permission
+        else f"nothing was granted on {shown}"
+        for shown, permission in held
+    ]
+    out.print(f"{username}: {'; '.join(said)}; the server's default applies now")
+
+
+@users_app.command("password")
+def users_password(
+    username: Annotated[str, typer.Argument(help="Whose password changes.")],
+    password_file: PasswordFile = None,
+    tracking_uri: TrackingUri = None,
+) -> None:
+    """Set a user's password (an admin, or the user themself)."""
+    password = _read_password(password_file, f"new password for {username}")
+    uri = tracking.resolve_tracking_uri(tracking_uri)
+    access.set_password(uri, username, password)
+    out.print(f"changed the password of {username} on {uri}")
+    if os.environ.get("MLFLOW_TRACKING_USERNAME") == username:
+        out.print("sign in with the new one from now on (MLFLOW_TRACKING_PASSWORD)")
 
 
 @runs_app.command("cleanup")
