@@ -603,6 +603,15 @@ def test_cleanup_without_the_right_names_the_run_and_the_right(server, admin, tm
                       password="rita-password-1")  # fmt: skip
     assert as_json.returncode == 1
     assert [r["verdict"] for r in json.loads(as_json.stdout)] == ["refused"]
+    # A dry run tells her the same before she tries.
+    dry = _pdflow(*scope, "--dry-run", cwd=tmp_path, url=url, user="rita",
+                  password="rita-password-1")  # fmt: skip
+    assert dry.returncode == 1
+    assert "could not be marked: process" in dry.stdout
+    assert "'rita' may not end it" in dry.stdout
+    admin_dry = _pdflow(*scope, "--dry-run", cwd=tmp_path, url=url)
+    assert admin_dry.returncode == 0, admin_dry.stderr
+    assert "would mark FAILED" in admin_dry.stdout
     assert admin.get_run(run_id).info.status == "RUNNING"
 
     cleaned = _pdflow(*scope, cwd=tmp_path, url=url)

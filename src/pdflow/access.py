@@ -191,6 +191,26 @@ def _why(exc: MlflowException, action: str) -> str:
     return first_line(exc)
 
 
+def may_edit_experiment(uri: str, experiment_id: str) -> bool:
+    """Whether the signed-in user may change the experiment's runs (EDIT or
+    more, or admin); True where there are no users to ask about."""
+    username = os.environ.get("MLFLOW_TRACKING_USERNAME")
+    if not uri.startswith(("http://", "https://")) or not username:
+        return True
+    auth = _auth(uri)
+    try:
+        if auth.get_user(username).is_admin:
+            return True
+        held = auth.get_user_permission(username, "experiment", experiment_id)
+    except MlflowException as exc:
+        if exc.error_code == "ENDPOINT_NOT_FOUND":
+            return True  # a server without sign-in
+        raise RegistryError(
+            f"cannot read the rights of user '{username}': {first_line(exc)}"
+        ) from None
+    return held.permission in ("EDIT", "MANAGE")
+
+
 def check_production_right(uri: str, model_name: str) -> None:
     """Refuse a promotion to Production by a signed-in user without MANAGE.
 

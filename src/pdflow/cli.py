@@ -851,7 +851,7 @@ def _print_cleanup(found: list[tracking.Cleaned], dry_run: bool) -> None:
         out.print("no run is left RUNNING")
     action = {
         "failed": "would mark FAILED" if dry_run else "marked FAILED",
-        "refused": "not marked",
+        "refused": "could not be marked" if dry_run else "not marked",
     }
     for c in found:
         out.print(

@@ -245,23 +245,35 @@ def cleanup_runs(
         experiments = {i: n for i, n in experiments.items() if n == experiment}
         if not experiments:
             raise ConfigError(f"experiment '{experiment}' does not exist")
-    found = []
+    from pdflow import access  # access builds on this module
+
+    found, may_edit = [], {}
     for run in _running(client, list(experiments)):
         verdict, reason = _verdict(run, older_than_hours)
-        if verdict == "failed" and not dry_run:
+        experiment_id = run.info.experiment_id
+        allowed = True
+        if verdict == "failed" and dry_run:
+            if experiment_id not in may_edit:
+                may_edit[experiment_id] = access.may_edit_experiment(
+                    client.tracking_uri, experiment_id
+                )
+            allowed = may_edit[experiment_id]
+        elif verdict == "failed":
             try:
                 client.set_terminated(run.info.run_id, status="FAILED")
                 client.set_tag(run.info.run_id, "pdflow.cleanup", reason)
             except MlflowException as exc:
                 if not refused(exc):
                     raise
-                user = os.environ.get("MLFLOW_TRACKING_USERNAME", "this user")
-                name = experiments.get(run.info.experiment_id)
-                verdict = "refused"
-                reason = (
-                    f"{reason}, but '{user}' may not end it: that needs EDIT on "
-                    f"experiment '{name}' (the modeller role) or an admin"
-                )
+                allowed = False
+        if not allowed:
+            user = os.environ.get("MLFLOW_TRACKING_USERNAME", "this user")
+            verdict = "refused"
+            reason = (
+                f"{reason}, but '{user}' may not end it: that needs EDIT on "
+                f"experiment '{experiments.get(experiment_id)}' (the modeller "
+                "role) or an admin"
+            )
         started = datetime.fromtimestamp(run.info.start_time / 1000)
         found.append(
             Cleaned(
