@@ -28,6 +28,9 @@ def scored(tmp_path_factory):
     with contextlib.chdir(folder):  # run artifacts beside the store, not in the repo
         pdflow.train("german", params={"n_estimators": 15}, tracking_uri=store)
     loans = load_dataset("german").X.reset_index(drop=True)
+    # Whole numbers as a loan file holds them (int64): Spark reads them as longs.
+    whole = [c for c in loans if loans[c].dtype.kind == "f"]
+    loans[whole] = loans[whole].astype("int64")
     loans["loan_id"] = [f"L{i:04d}" for i in range(len(loans))]
     source = folder / "loans.parquet"
     loans.to_parquet(source, index=False)
@@ -69,7 +72,13 @@ def test_spark_udf_as_a_double_is_the_pd_not_its_complement(scored):
     mlflow.set_tracking_uri(store)
     mlflow.set_registry_uri(store)
     spark = spark_session()
-    frame = spark.createDataFrame(loans.drop(columns="loan_id").head(50))
+    # Called directly, MLflow's signature check refuses longs for the model's
+    # doubles (pdflow score widens them itself): hand it doubles.
+    frame = spark.createDataFrame(
+        loans.drop(columns="loan_id")
+        .head(50)
+        .astype({c: float for c in loans if loans[c].dtype.kind == "i"})
+    )
     udf = mlflow.pyfunc.spark_udf(
         spark, "models:/pd_model_v1/1", result_type="double", env_manager="local"
     )
@@ -77,3 +86,26 @@ def test_spark_udf_as_a_double_is_the_pd_not_its_complement(scored):
     expected = outputs["pandas"]["pd"].head(50)
     np.testing.assert_allclose(got.to_numpy(), expected.to_numpy(), atol=1e-12)
     assert json.dumps(float(got.iloc[0]))  # a plain number, not a struct
+
+
+def test_a_text_in_a_number_column_is_one_line_and_leaves_no_output(
+    scored, tmp_path, capsys
+):
+    from pdflow import cli
+
+    store, loans, _ = scored
+    bad = loans.head(20).astype({"duration_in_month": str})
+    bad.loc[3, "duration_in_month"] = "twelve"
+    source, out = tmp_path / "bad.parquet", tmp_path / "out.parquet"
+    bad.to_parquet(source, index=False)
+    code = cli.main(
+        ["score", "--model-uri", "models:/pd_model_v1/1", "--input", str(source),
+         "--output", str(out), "--engine", "spark", "--id-cols", "loan_id",
+         "--tracking-uri", store]
+    )  # fmt: skip
+    assert code == 1
+    said = capsys.readouterr().err.strip().splitlines()
+    assert len(said) == 1, said
+    assert said[0].startswith("pdflow: error: Spark could not score: ")
+    assert "duration_in_month" in said[0]
+    assert not out.exists()

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import logging
 import os
+import re
+import shutil
 import sys
 from pathlib import Path
 
@@ -21,6 +23,8 @@ from pdflow.errors import ConfigError, DataError, first_line
 logger = logging.getLogger(__name__)
 
 DEFAULT_MASTER = "local[2]"
+# Spark's names of the column types widened to double before scoring.
+WHOLE_NUMBERS = ("tinyint", "smallint", "int", "bigint", "float")
 
 
 def spark_session(master: str = DEFAULT_MASTER):
@@ -69,6 +73,7 @@ def score(
 
     from pyspark.sql import functions as F
 
+    existed = output.exists()
     spark = spark_session(master)
     try:
         frame = spark.read.parquet(*[str(p) for p in inputs])
@@ -81,7 +86,18 @@ def score(
         udf = mlflow.pyfunc.spark_udf(
             spark, pinned, env_manager="local", params={"reasons": reasons}
         )
-        features = F.struct(*[F.col(c) for c in schema.input_names()])
+        # Whole numbers arrive as Spark longs, which MLflow's signature check
+        # refuses for the model's doubles: widen them, as pdflow predict does.
+        # Text stays text, for the check to refuse with the column named.
+        kinds = dict(frame.dtypes)
+        features = F.struct(
+            *[
+                F.col(spec.name).cast("double").alias(spec.name)
+                if "double" in str(spec.type) and kinds[spec.name] in WHOLE_NUMBERS
+                else F.col(spec.name)
+                for spec in schema.inputs
+            ]
+        )
         answer = frame.select(*(id_cols or []), udf(features).alias("answer"))
         answer = answer.select(*(id_cols or []), "answer.*")
         # MLflow casts a string column holding some None to numpy's str,
@@ -92,7 +108,21 @@ def score(
             )
         answer.write.mode("overwrite").parquet(str(output))
         return spark.read.parquet(str(output)).count()
-    except DataError:
-        raise
-    except Exception as exc:  # Spark's Py4J errors run to pages
-        raise DataError(f"Spark could not score: {first_line(exc, 300)}") from None
+    except Exception as exc:
+        if not existed and output.exists():  # no half-written output
+            shutil.rmtree(output, ignore_errors=True)
+        if isinstance(exc, DataError):
+            raise
+        # Spark's Py4J errors run to pages; the Python worker's own error is
+        # the last line that names one.
+        raise DataError(f"Spark could not score: {_reason(exc)}") from None
+
+
+def _reason(exc: Exception) -> str:
+    """What a Spark error says went wrong: the words after the last "Error: "
+    or "Exception: " in it (MLflow's schema check puts the column there)."""
+    pattern = re.compile(r"(?:Error|Exception): (?=\S)")
+    lines = [line for line in str(exc).splitlines() if pattern.search(line)]
+    if not lines:
+        return first_line(exc, 300)
+    return first_line(pattern.split(lines[-1])[-1], 300)
