@@ -138,7 +138,7 @@ def test_thresholds_come_from_pdflow_toml_and_flags_override(store, run_cli, tmp
     )
 
 
-def test_validate_runs_the_suite_on_a_version_as_its_own_run(store, run_cli):
+def test_validate_runs_the_suite_on_a_version_as_its_own_run(store, run_cli, caplog):
     run_cli("train", *FAST, "--tracking-uri", store)
     done = run_cli("validate", "--model-uri", "models:/pd_model_v1/latest",
                    "--data", "german", "--json", "--tracking-uri", store)  # fmt: skip
@@ -153,6 +153,12 @@ def test_validate_runs_the_suite_on_a_version_as_its_own_run(store, run_cli):
         validation.delong_auc_ci(german.y, pds).auc, rel=1e-12
     )
     assert out["metrics"]["default_rate"] == pytest.approx(0.3)
+    # German credit is the data it was trained on: 750 of its loans, said so.
+    assert out["metrics"]["share_of_training_loans"] == 0.75
+    assert (
+        "750 of the 1000 loans of pdflow:datasets/german_credit.csv (75%) are among "
+        "those version 1 was trained on"
+    ) in caplog.text
 
     client = MlflowClient(store)
     run = client.get_run(out["run_id"])
@@ -177,8 +183,9 @@ def test_validate_refuses_data_without_the_models_columns(store, run_cli, tmp_pa
     assert done.code == 1
     assert "lacks column(s) the model needs: age_in_years" in done.stderr
     bad_uri = run_cli(
-        "validate", "--model-uri", "runs:/abc/model", "--tracking-uri", store
-    )
+        "validate", "--model-uri", "runs:/abc/model", "--data", "german",
+        "--tracking-uri", store,
+    )  # fmt: skip
     assert bad_uri.code == 2 and "is not a registered model URI" in bad_uri.stderr
 
 

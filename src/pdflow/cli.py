@@ -421,7 +421,14 @@ def validate(
     model_uri: Annotated[
         str, typer.Option("--model-uri", help="e.g. models:/pd_model_v1/Production")
     ],
-    data_source: Data = "german",
+    data_source: Annotated[
+        str,
+        typer.Option(
+            "--data",
+            help="Loans with their outcomes, held out from the training: a "
+            "CSV/Parquet path, german, synthetic or loanbook.",
+        ),
+    ],
     target: Target = None,
     positive: Positive = None,
     rows: Rows = 10_000,

@@ -11,6 +11,7 @@ import logging
 from dataclasses import asdict, dataclass
 
 import mlflow
+import pandas as pd
 
 from pdflow import registry, reports, tracking, validation
 from pdflow.config import load_settings
@@ -87,6 +88,14 @@ def validate(
             f"{dataset.source} lacks column(s) the model needs: {', '.join(missing)}"
         )
     X = dataset.X[list(X_ref.columns)]
+    overlap = _trained_on(X, X_ref)
+    if overlap > 0:
+        logger.warning(
+            "%d of the %d loans of %s (%.0f%%) are among those version %s was "
+            "trained on: its discrimination and calibration look better on them "
+            "than on new loans",
+            round(overlap * len(X)), len(X), dataset.source, 100 * overlap, mv.version,
+        )  # fmt: skip
 
     checked = validation.validate(
         model, X_ref, y_ref, X, dataset.y, scale=scale, threshold=threshold, seed=seed
@@ -95,8 +104,17 @@ def validate(
     metrics = {
         **evaluate(dataset.y, proba, threshold=threshold),
         **{k: v for k, v in checked.metrics.items() if k != "auc"},
+        "share_of_training_loans": overlap,
     }
     return _record(client, mv, model_uri, dataset, checked, metrics, experiment)
+
+
+def _trained_on(X: pd.DataFrame, X_ref: pd.DataFrame) -> float:
+    """The share of the loans in ``X`` found, feature for feature, among the
+    training loans kept with the run (all of them, or a sample of 50,000)."""
+    seen = set(pd.util.hash_pandas_object(X_ref, index=False))
+    hashes = pd.util.hash_pandas_object(X, index=False)
+    return float(hashes.isin(seen).mean()) if len(X) else 0.0
 
 
 def _record(client, mv, model_uri, dataset, checked, metrics, experiment):
