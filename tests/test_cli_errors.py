@@ -172,3 +172,19 @@ def test_no_help_text_loses_words_to_markup():
                 texts += [m.help for m in getattr(hint, "__metadata__", ()) if m.help]
     assert len(texts) > 50
     assert [t for t in texts if "[" in t] == []
+
+
+@pytest.mark.parametrize(
+    ("args", "line"),
+    [
+        (["predict", "--no-reasons"],
+         "No such option: --no-reasons (see pdflow predict --help)"),
+        (["nosuch"], "No such command 'nosuch' (see pdflow --help)"),
+        (["validate", "--model-uri", "models:/m/1"],
+         "Missing option '--data' (see pdflow validate --help)"),
+    ],
+)  # fmt: skip
+def test_usage_errors_are_one_line_too(run_cli, args, line):
+    done = run_cli(*args)
+    assert done.code == 2
+    assert done.stderr.splitlines() == [f"pdflow: error: {line}"]

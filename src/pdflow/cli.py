@@ -1157,8 +1157,14 @@ def main(argv: list[str] | None = None) -> int:
     except typer.Exit as exc:
         code = exc.exit_code
     except typer.TyperException as exc:  # typer's own click: bad flags, usage
-        exc.show()
         code = getattr(exc, "exit_code", ExitCode.USAGE)
+        if type(exc).__name__ == "NoArgsIsHelpError":  # a bare group: its help
+            exc.show()
+        else:
+            ctx = getattr(exc, "ctx", None)
+            where = ctx.command_path if ctx is not None else "pdflow"
+            message = exc.format_message().rstrip(".")
+            _fail(f"{message} (see {where} --help)", show_traceback)
     except KeyboardInterrupt:
         err.print("pdflow: interrupted")
         code = 130
