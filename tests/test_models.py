@@ -241,6 +241,25 @@ def test_lgbm_monotone_constraint_holds_and_reasons_add_up():
     assert model.best_iteration_ <= 80
 
 
+def test_lgbm_takes_column_names_lightgbm_refuses(german):
+    # LightGBM refuses JSON's characters in feature names ("Unnamed: 0", the
+    # name pandas gives an unnamed index column); pdflow keeps the real names.
+    odd = german.X.iloc[:, :4].set_axis(
+        ["Unnamed: 0", "income:monthly", "a[1]", "a{1}"], axis=1
+    )
+    model = LGBMPD(n_estimators=30, early_stopping_rounds=None).fit(odd, german.y)
+    plain = LGBMPD(n_estimators=30, early_stopping_rounds=None).fit(
+        german.X.iloc[:, :4], german.y
+    )
+    assert model.predict_proba(odd)[:, 1] == pytest.approx(
+        plain.predict_proba(german.X.iloc[:, :4])[:, 1], abs=1e-12
+    )
+    assert model.model_.booster_.feature_name() == [
+        "Unnamed__0", "income_monthly", "a_1__2", "a_1__3"
+    ]
+    assert list(model.reason_contributions(odd.head(3)).columns) == list(odd.columns)
+
+
 def test_lgbm_stops_early_on_a_stratified_validation_split(german):
     model = LGBMPD(n_estimators=2000, learning_rate=0.3).fit(german.X, german.y)
     assert model.best_iteration_ < 2000

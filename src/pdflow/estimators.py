@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 from numbers import Integral, Real
 
 import numpy as np
@@ -481,7 +482,9 @@ class LGBMPD(ClassifierMixin, BaseEstimator):
                 out[c] = pd.Categorical(text, categories=self.categories_[c])
             else:
                 out[c] = values.astype("float64")
-        return pd.DataFrame(out, index=X.index)
+        return pd.DataFrame(out, index=X.index).set_axis(
+            _lightgbm_names(self.feature_names_in_), axis=1
+        )
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
         check_is_fitted(self, "model_")
@@ -513,6 +516,15 @@ class LGBMPD(ClassifierMixin, BaseEstimator):
             index=X.index,
             columns=list(self.feature_names_in_),
         )
+
+
+def _lightgbm_names(names) -> list[str]:
+    """Column names LightGBM accepts: it refuses the characters of JSON syntax
+    (``"`` ``,`` ``:`` ``[`` ``]`` ``{`` ``}``), which become ``_`` here; a name
+    that then repeats gets its position appended."""
+    clean = [re.sub(r'[",:\[\]{}]', "_", str(name)) for name in names]
+    repeated = {n for n in clean if clean.count(n) > 1}
+    return [f"{n}_{i}" if n in repeated else n for i, n in enumerate(clean)]
 
 
 def _base_has(name: str):
