@@ -255,7 +255,10 @@ def test_lgbm_takes_column_names_lightgbm_refuses(german):
         plain.predict_proba(german.X.iloc[:, :4])[:, 1], abs=1e-12
     )
     assert model.model_.booster_.feature_name() == [
-        "Unnamed__0", "income_monthly", "a_1__2", "a_1__3"
+        "Unnamed__0",
+        "income_monthly",
+        "a_1__2",
+        "a_1__3",
     ]
     assert list(model.reason_contributions(odd.head(3)).columns) == list(odd.columns)
 
