@@ -17,6 +17,7 @@ BAD_FILES = {
     "three_classes.csv": "income,default\n1,0\n2,1\n3,2\n4,1\n",
     "one_class.csv": "income,default\n1,0\n2,0\n3,0\n",
     "tiny.csv": "income,default\n1,0\n2,1\n3,0\n",
+    "small.csv": "income,default\n" + "".join(f"{i},{i % 2}\n" for i in range(12)),
 }
 
 
@@ -32,9 +33,13 @@ CASES = [
     (["train", "--data", "header_only.csv"], "has a header but no rows"),
     (["train", "--data", "not_csv.csv"], "is not a readable CSV file"),
     (["train", "--data", "no_target.csv"], "target column 'default' not found"),
-    (["train", "--data", "three_classes.csv"], "has 3 distinct values"),
+    (["train", "--data", "three_classes.csv"], "has 3 distinct values (0, 1, 2), "),
     (["train", "--data", "one_class.csv"], "has a single class"),
     (["train", "--data", "tiny.csv"], "too few rows for a stratified split"),
+    (
+        ["train", "--data", "small.csv"],
+        "too few test loans for the validation suite: 3, 1 in the smaller class",
+    ),
     (
         ["train", "--model", "xgb"],
         "unknown model 'xgb', expected one of: lgbm, logreg, rf, scorecard",

@@ -544,10 +544,12 @@ def encode_target(column: pd.Series, target: str, positive: str | None) -> pd.Se
         )
     values = pd.unique(column)
     if len(values) > 2:
-        shown = ", ".join(repr(v) for v in list(values)[:5])
+        # Plain values (0, not np.int64(0)); "..." only when some are not shown.
+        shown = ", ".join(repr(v) for v in pd.Series(values[:5]).tolist())
+        more = ", ..." if len(values) > 5 else ""
         raise DataError(
-            f"target column '{target}' has {len(values)} distinct values ({shown}...), "
-            "expected two: default and non-default"
+            f"target column '{target}' has {len(values)} distinct values "
+            f"({shown}{more}), expected two: default and non-default"
         )
     if positive is not None:
         as_text = column.astype(str)

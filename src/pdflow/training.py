@@ -57,6 +57,8 @@ _MODEL_REQUIREMENTS = ("mlflow", "scikit-learn", "skops", "numpy", "scipy", "pan
 CALIBRATION_METHODS = ("none", "isotonic", "sigmoid")
 # Training loans kept with a run as the reference population of validation.
 TRAIN_SAMPLE_ROWS = 50_000
+# The smallest test split the validation suite can judge: its ten PD groups.
+MIN_TEST_LOANS = 10
 
 
 @dataclass
@@ -440,6 +442,14 @@ def split_dataset(dataset: Dataset, test_size: float, *, seed: int) -> Split:
     if split.y_train.nunique() < 2 or split.y_test.nunique() < 2:
         raise DataError(
             f"too few rows ({n}) for both classes on each side of the split"
+        )
+    fewest = int(split.y_test.value_counts().min())
+    if len(split.y_test) < MIN_TEST_LOANS or fewest < 2:
+        raise DataError(
+            f"too few test loans for the validation suite: {len(split.y_test)}, "
+            f"{fewest} in the smaller class; it needs {MIN_TEST_LOANS} (the "
+            "Hosmer-Lemeshow test's PD groups) and 2 of each class (the AUC's "
+            "interval): give more rows or a larger --test-size"
         )
     return split
 
