@@ -53,6 +53,26 @@ def test_drop_removes_id_column():
     assert "telephone" not in ds.X.columns
 
 
+def test_columns_like_ids_are_named_in_a_warning(tmp_path, caplog):
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(
+        {
+            "loan_id": np.arange(1000, 1100),  # distinct whole numbers: an id
+            "ref": [f"L{i}" for i in range(100)],  # distinct texts: an id
+            "income": rng.normal(3000, 500, 100),  # distinct, with decimals
+            "term": rng.choice([12, 24, 36], 100),  # whole numbers that repeat
+            "default": [0, 1] * 50,
+        }
+    )
+    frame.to_csv(tmp_path / "book.csv", index=False)
+    load_dataset(str(tmp_path / "book.csv"))
+    named = [r.getMessage().split("'")[1] for r in caplog.records]
+    assert named == ["loan_id", "ref"]
+    caplog.clear()
+    load_dataset(str(tmp_path / "book.csv"), drop=["loan_id", "ref"])
+    assert caplog.records == []
+
+
 def _write(tmp_path, name, content: str | bytes):
     path = tmp_path / name
     path.write_bytes(content if isinstance(content, bytes) else content.encode())
@@ -72,6 +92,7 @@ def _write(tmp_path, name, content: str | bytes):
         ("a,default\n1,x\n2,y\n", {"positive": "z"}, "'z' does not occur"),
         ("a,default\n1,0\n2,\n", {}, "1 missing value"),
         ("a,default\n1,0\n2,1\n", {"drop": ["nope"]}, "--drop names column"),
+        ("a,default\n1,0\n2,1\n", {"drop": ["default"]}, "names the target"),
         ("default\n0\n1\n", {}, "no feature columns"),
     ],
 )

@@ -472,6 +472,27 @@ def read_table(path: Path) -> pd.DataFrame:
     return frame
 
 
+# Below this many rows every column may well hold distinct values.
+ID_CHECK_MIN_ROWS = 50
+
+
+def _id_like(X: pd.DataFrame) -> list[str]:
+    """Columns that look like row identifiers: a distinct whole number or text
+    on every row (measured values such as incomes repeat or have decimals)."""
+    if len(X) < ID_CHECK_MIN_ROWS:
+        return []
+    found = []
+    for column in X.columns:
+        values = X[column]
+        if values.isna().any() or not values.is_unique:
+            continue
+        if pd.api.types.is_numeric_dtype(values):
+            if not np.all(np.mod(values.to_numpy(dtype=float), 1) == 0):
+                continue
+        found.append(column)
+    return found
+
+
 def _validate(
     raw: pd.DataFrame,
     target: str,
@@ -487,6 +508,8 @@ def _validate(
         raise DataError(
             f"target column '{target}' not found in {where}; columns are: {shown}{more}"
         )
+    if target in drop:
+        raise DataError(f"--drop names the target column '{target}' of {where}")
     missing_drop = [c for c in drop if c not in raw.columns]
     if missing_drop:
         raise DataError(
@@ -507,6 +530,15 @@ def _validate(
     X, empty = _normalise_features(X)
     if X.shape[1] == 0:
         raise DataError(f"every feature column in {where} is empty")
+    for column in _id_like(X):
+        logger.warning(
+            "column '%s' of %s holds a different whole number or text on every "
+            "row, like a loan id, and is used as a feature; pass --drop %s if it "
+            "is one",
+            column,
+            where,
+            column,
+        )
     true_pd = _true_pd(raw, drop, where)
     return Dataset(
         X,
