@@ -109,3 +109,18 @@ def test_invalid_grids_create_nothing(store, tmp_path, grid, cv, error, message)
     with pytest.raises(error, match=message):
         pdflow.tune("german", grid=grid, cv=cv, tracking_uri=store)
     assert not (tmp_path / "mlflow.db").exists()
+
+
+@pytest.mark.slow
+def test_the_readme_tuning_example_promotes_on_a_new_store(store, run_cli):
+    # pdflow tune --data german --cv 5 --promote, as the README gives it: the
+    # default grid's winner must pass the default gate.
+    done = run_cli("tune", "--data", "german", "--cv", "5", "--promote", "--json",
+                   "--tracking-uri", store)  # fmt: skip
+    assert done.code == 0, done.stderr
+    import json
+
+    payload = json.loads(done.stdout)
+    assert payload["n_candidates"] == 12
+    assert payload["promoted"] is True
+    assert payload["best_params"]["min_samples_leaf"] in (5, 20)
