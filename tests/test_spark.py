@@ -109,3 +109,20 @@ def test_a_text_in_a_number_column_is_one_line_and_leaves_no_output(
     assert said[0].startswith("pdflow: error: Spark could not score: ")
     assert "duration_in_month" in said[0]
     assert not out.exists()
+
+
+def test_spark_needs_id_columns(scored, tmp_path, capsys):
+    from pdflow import cli
+
+    store, loans, _ = scored
+    loans.head(5).to_parquet(tmp_path / "in.parquet", index=False)
+    code = cli.main(
+        ["score", "--model-uri", "models:/pd_model_v1/1", "--input",
+         str(tmp_path / "in.parquet"), "--output", str(tmp_path / "out.parquet"),
+         "--engine", "spark", "--tracking-uri", store]
+    )  # fmt: skip
+    assert code == 2
+    assert capsys.readouterr().err.strip() == (
+        "pdflow: error: --engine spark needs --id-cols: Spark writes its answer in "
+        "parts, with no row order to number the loans by"
+    )

@@ -66,6 +66,12 @@ def score(
     for path in [*inputs, output]:
         if Path(path).suffix.lower() not in PARQUET_SUFFIXES:
             raise ConfigError(f"--engine spark reads and writes Parquet, not '{path}'")
+    if not id_cols:
+        # pandas numbers the rows it reads in order; Spark's parts have none.
+        raise ConfigError(
+            "--engine spark needs --id-cols: Spark writes its answer in parts, "
+            "with no row order to number the loans by"
+        )
     client = tracking.connect(tracking_uri)
     mv = registry.resolve_version(client, model_uri)
     pinned = f"models:/{mv.name}/{mv.version}"
