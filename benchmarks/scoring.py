@@ -116,14 +116,17 @@ def peak_rss_mib(command: list) -> float:
 
 def spark(uri: str, store: str, folder: Path, rows: int) -> None:
     """The same Parquet file through both engines, each as a whole process."""
-    source = folder / f"book-{rows}.parquet"
+    source = folder / f"book-ids-{rows}.parquet"
     if not source.exists():
-        book(rows, seed=100).to_parquet(source, index=False)
+        loans = book(rows, seed=100)
+        loans.insert(0, "loan_id", range(rows))  # Spark's output needs ids
+        loans.to_parquet(source, index=False)
     for engine in ("pandas", "spark"):
         out = folder / f"{engine}-{rows}.parquet"
         command = [
             PDFLOW, "score", "--engine", engine, "--model-uri", uri, "--input", source,
-            "--output", out, "--no-reasons", "--tracking-uri", store, "--json",
+            "--output", out, "--no-reasons", "--id-cols", "loan_id",
+            "--tracking-uri", store, "--json",
         ]  # fmt: skip
         started = time.perf_counter()
         subprocess.run(command, check=True, capture_output=True)
