@@ -50,6 +50,7 @@ CASES = [
     (["tune", "--grid", "{not json"], "--grid is not valid JSON"),
     (["tune", "--grid", '{"depth": [1]}'], "'depth', which is not a hyperparameter"),
     (["tune", "--grid", "nofile.json"], "neither inline JSON nor a JSON file"),
+    (["tune", "--grid", "[1, 2]"], "--grid must be a JSON object"),
     (
         ["promote", "--model-name", "nope", "--version", "1", "--stage", "Production"],
         "registered model 'nope' does not exist",
@@ -193,3 +194,14 @@ def test_usage_errors_are_one_line_too(run_cli, args, line):
     done = run_cli(*args)
     assert done.code == 2
     assert done.stderr.splitlines() == [f"pdflow: error: {line}"]
+
+
+def test_version(run_cli):
+    import mlflow
+
+    done = run_cli("--version")
+    assert done.code == 0
+    assert (
+        done.stdout.strip()
+        == f"pdflow {pdflow.__version__} (MLflow {mlflow.__version__})"
+    )

@@ -222,6 +222,14 @@ def test_alias_and_listing(three_versions, run_cli):
         ({"version": 1, "stage": "Live"}, ConfigError, "unknown stage 'Live'"),
         ({"version": 1, "alias": "champion"}, ConfigError, "follows the Production"),
         ({"version": 1}, ConfigError, "give --stage, --alias"),
+        ({"version": 1, "alias": "bad alias!"}, ConfigError, "invalid alias"),
+        ({"version": 1, "alias": "v2"}, ConfigError, "invalid alias"),
+        # Spelled in lower case, Production still goes through the gate.
+        (
+            {"version": 1, "stage": "production", "gate": GateConfig(min_auc=0.99)},
+            PromotionBlocked,
+            "not promoted to Production: test AUC",
+        ),
     ],
 )
 def test_bad_promotions_change_nothing(three_versions, kwargs, error, message):
@@ -229,6 +237,12 @@ def test_bad_promotions_change_nothing(three_versions, kwargs, error, message):
     with pytest.raises(error, match=message):
         pdflow.promote("pd_model_v1", tracking_uri=store, **kwargs)
     assert stages(store) == {1: "None", 2: "None", 3: "None"}
+
+
+def test_stage_names_in_any_case(three_versions):
+    store = three_versions
+    pdflow.promote("pd_model_v1", 2, stage="staging", tracking_uri=store)
+    assert stages(store) == {1: "None", 2: "Staging", 3: "None"}
 
 
 def test_unknown_model_name(three_versions):

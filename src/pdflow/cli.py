@@ -27,6 +27,7 @@ from rich.console import Console
 from rich.table import Table
 
 from pdflow import (
+    __version__,
     access,
     api,
     batch,
@@ -173,10 +174,27 @@ AsJson = Annotated[
 ]
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        import mlflow  # the versions that matter to whoever reads this
+
+        out.print(f"pdflow {__version__} (MLflow {mlflow.__version__})")
+        raise typer.Exit()
+
+
 @app.callback()
 def _root(
     verbose: Annotated[int, typer.Option("-v", "--verbose", count=True)] = 0,
     quiet: Annotated[bool, typer.Option("-q", "--quiet")] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            is_eager=True,
+            callback=_print_version,
+            help="Print pdflow's and MLflow's versions.",
+        ),
+    ] = False,
 ) -> None:
     """Build, track, register and promote probability-of-default models on MLflow.
 
@@ -1109,15 +1127,21 @@ def _parse_grid(grid: str | None) -> dict[str, Any] | None:
     if grid is None:
         return None
     text = grid
-    if not grid.lstrip().startswith("{"):
+    if not grid.lstrip().startswith(("{", "[")):
         path = Path(grid)
         if not path.is_file():
             raise ConfigError(f"--grid '{grid}' is neither inline JSON nor a JSON file")
         text = path.read_text()
     try:
-        return json.loads(text)
+        parsed = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ConfigError(f"--grid is not valid JSON: {exc}") from None
+    if not isinstance(parsed, dict):
+        raise ConfigError(
+            "--grid must be a JSON object of hyperparameters and the values to "
+            f"try, e.g. '{{\"max_depth\": [6, 12]}}', got {type(parsed).__name__}"
+        )
+    return parsed
 
 
 def _split_list(value: str | None) -> list[str] | None:

@@ -54,6 +54,8 @@ def promote(
     """
     if force and not reason.strip():
         raise ConfigError("--force needs --reason: say why the gate is overridden")
+    # Spelled as MLflow does before anything else: "production" is gated too.
+    stage = registry.canonical_stage(stage)
     if stage != "Production":
         return registry.promote(
             client, model_name, version, stage=stage, alias=alias, reason=reason

@@ -5,6 +5,7 @@ from __future__ import annotations
 import getpass
 import json
 import os
+import re
 import time
 import warnings
 from dataclasses import asdict, dataclass, field
@@ -20,6 +21,16 @@ from pdflow.errors import ConfigError, PromotionBlocked, RegistryError, first_li
 from pdflow.tracking import store_lock
 
 STAGES = ("Staging", "Production", "Archived", "None")
+
+
+def canonical_stage(stage: str | None) -> str | None:
+    """A stage as MLflow spells it ("production" is "Production"); anything
+    else unchanged, for the caller to refuse."""
+    if stage is None:
+        return None
+    return {s.lower(): s for s in STAGES}.get(stage.lower(), stage)
+
+
 CHAMPION = "champion"
 KEY_METRICS = ("roc_auc", "gini", "ks", "brier")
 HISTORY_TAG = "pdflow.promotion_history"
@@ -200,6 +211,7 @@ def promote(
     """
     if stage is None and alias is None:
         raise ConfigError("give --stage, --alias or both")
+    stage = canonical_stage(stage)
     if stage is not None and stage not in STAGES:
         raise ConfigError(
             f"unknown stage '{stage}', expected one of: {', '.join(STAGES)}"
@@ -208,10 +220,16 @@ def promote(
         raise ConfigError(
             "the 'champion' alias follows the Production stage; use --stage Production"
         )
+    # MLflow's rules for aliases, checked before anything changes.
     if alias is not None and (
-        not alias or alias.lower() == "latest" or alias.isdigit()
+        not re.fullmatch(r"[\w-]{1,255}", alias)
+        or alias.lower() == "latest"
+        or re.fullmatch(r"[vV]?\d+", alias)
     ):
-        raise ConfigError(f"invalid alias '{alias}': use letters, digits, '_' or '-'")
+        raise ConfigError(
+            f"invalid alias '{alias}': use letters, digits, '_' or '-', and not "
+            "'latest' or a version such as 'v3'"
+        )
 
     with store_lock(client.tracking_uri):
         mv = get_version(client, name, version)
