@@ -111,7 +111,9 @@ def get_version(client: MlflowClient, name: str, version: str | int) -> ModelVer
     try:
         client.get_registered_model(name)
     except MlflowException:
-        raise RegistryError(f"registered model '{name}' does not exist") from None
+        raise RegistryError(
+            f"registered model '{name}' does not exist in {client.tracking_uri}"
+        ) from None
     try:
         return client.get_model_version(name, str(version))
     except MlflowException:
@@ -373,7 +375,9 @@ def list_versions(client: MlflowClient, name: str) -> list[dict]:
     try:
         model = client.get_registered_model(name)
     except MlflowException:
-        raise RegistryError(f"registered model '{name}' does not exist") from None
+        raise RegistryError(
+            f"registered model '{name}' does not exist in {client.tracking_uri}"
+        ) from None
     by_version: dict[str, list[str]] = {}
     for alias, version in model.aliases.items():
         by_version.setdefault(str(version), []).append(alias)
