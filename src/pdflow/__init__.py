@@ -7,29 +7,74 @@ The command ``pdflow`` is a thin layer over these functions::
     model = pdflow.load_model(result.model_uri)
 """
 
+import importlib
 from importlib.metadata import PackageNotFoundError, version
+from typing import TYPE_CHECKING
 
 try:
     __version__ = version("pdflow")
 except PackageNotFoundError:  # pragma: no cover - running from a bare checkout
     __version__ = "0+unknown"
 
-from pdflow.api import list_versions, load_model, promote  # noqa: E402
-from pdflow.config import GateConfig  # noqa: E402
-from pdflow.data import Dataset, load_dataset, make_synthetic  # noqa: E402
-from pdflow.errors import (  # noqa: E402
-    ConfigError,
-    DataError,
-    PdflowError,
-    PromotionBlocked,
-    RegistryError,
-    TrackingError,
-)
-from pdflow.metrics import evaluate, gini_score, ks_score  # noqa: E402
-from pdflow.ratings import MasterScale  # noqa: E402
-from pdflow.scoring import predict  # noqa: E402
-from pdflow.training import TrainResult, train, tune  # noqa: E402
-from pdflow.validating import validate  # noqa: E402
+if TYPE_CHECKING:  # what __getattr__ gives, for type checkers and editors
+    from pdflow.api import list_versions, load_model, promote
+    from pdflow.config import GateConfig
+    from pdflow.data import Dataset, load_dataset, make_synthetic
+    from pdflow.errors import (
+        ConfigError,
+        DataError,
+        PdflowError,
+        PromotionBlocked,
+        RegistryError,
+        TrackingError,
+    )
+    from pdflow.metrics import evaluate, gini_score, ks_score
+    from pdflow.ratings import MasterScale
+    from pdflow.scoring import predict
+    from pdflow.training import TrainResult, train, tune
+    from pdflow.validating import validate
+
+# The public names, each with the module that defines it. They are imported on
+# first use (PEP 562), so that ``import pdflow`` is cheap and the ``pdflow``
+# command can set up the interpreter before MLflow and scikit-learn load.
+_EXPORTS = {
+    "list_versions": "pdflow.api",
+    "load_model": "pdflow.api",
+    "promote": "pdflow.api",
+    "GateConfig": "pdflow.config",
+    "Dataset": "pdflow.data",
+    "load_dataset": "pdflow.data",
+    "make_synthetic": "pdflow.data",
+    "ConfigError": "pdflow.errors",
+    "DataError": "pdflow.errors",
+    "PdflowError": "pdflow.errors",
+    "PromotionBlocked": "pdflow.errors",
+    "RegistryError": "pdflow.errors",
+    "TrackingError": "pdflow.errors",
+    "evaluate": "pdflow.metrics",
+    "gini_score": "pdflow.metrics",
+    "ks_score": "pdflow.metrics",
+    "MasterScale": "pdflow.ratings",
+    "predict": "pdflow.scoring",
+    "TrainResult": "pdflow.training",
+    "train": "pdflow.training",
+    "tune": "pdflow.training",
+    "validate": "pdflow.validating",
+}
+
+
+def __getattr__(name: str):
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'pdflow' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later look-ups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))
+
 
 __all__ = [
     "ConfigError",
