@@ -73,7 +73,10 @@ def test_bad_rows_fail_the_job_and_nothing_is_written(model, loans, tmp_path, ru
     )  # fmt: skip
     assert done.code == 1
     assert done.stderr.count("\n") == 1
-    assert "row 7: column 'credit_amount' must be a number, got 'lots'" in done.stderr
+    assert (
+        "row 7: column 'credit_amount' must be a finite number, got 'lots'"
+        in done.stderr
+    )
     assert not out.exists()
     assert not list(tmp_path.glob(".scored*"))
 
@@ -97,7 +100,7 @@ def test_skip_writes_good_rows_and_a_file_of_rejects(model, loans, tmp_path, run
     rejected = pd.read_csv(tmp_path / "scored.rejected.csv")
     assert list(rejected["row"]) == [7, 701]
     assert list(rejected["loan_id"]) == ["L0006", "L0700"]
-    assert "column 'duration_in_month' must be a number" in rejected["reason"][1]
+    assert "column 'duration_in_month' must be a finite number" in rejected["reason"][1]
     good = loans.drop(index=[6, 700]).drop(columns="loan_id")
     np.testing.assert_allclose(scored["pd"], _expected(store, uri, good), atol=1e-12)
 
@@ -135,3 +138,71 @@ def test_a_missing_model_column_fails_the_file(model, loans, tmp_path, run_cli):
     )  # fmt: skip
     assert done.code == 1
     assert "lacks column(s) the model needs: purpose" in done.stderr
+
+
+def test_infinite_and_huge_numbers_are_rejected_rows_not_a_crash(
+    model, loans, tmp_path, run_cli
+):
+    store, uri = model
+    bad = loans.copy()
+    bad.loc[3, "credit_amount"] = np.inf
+    bad.loc[5, "duration_in_month"] = 1e308  # infinite once a tree casts it to float32
+    bad.to_csv(tmp_path / "loans.csv", index=False)
+    out = tmp_path / "scored.csv"
+    done = run_cli(
+        "score", "--model-uri", uri, "--input", tmp_path / "loans.csv", "--output",
+        out, "--on-error", "skip", "--id-cols", "loan_id", "--tracking-uri", store,
+    )  # fmt: skip
+    assert done.code == 0, done.stderr
+    assert len(pd.read_csv(out)) == 998
+    rejected = pd.read_csv(tmp_path / "scored.rejected.csv")
+    assert list(rejected["loan_id"]) == ["L0003", "L0005"]
+    assert list(rejected["reason"]) == [
+        "column 'credit_amount' must be a finite number, got 'inf'",
+        "column 'duration_in_month' must be a finite number, got '1e+308'",
+    ]
+
+    # Run again on clean loans: the old file of rejects must not look current.
+    loans.to_csv(tmp_path / "loans.csv", index=False)
+    done = run_cli(
+        "score", "--model-uri", uri, "--input", tmp_path / "loans.csv", "--output",
+        out, "--on-error", "skip", "--tracking-uri", store,
+    )  # fmt: skip
+    assert done.code == 0, done.stderr
+    assert not (tmp_path / "scored.rejected.csv").exists()
+
+
+def test_nothing_to_score_is_an_error_not_a_crash(model, loans, tmp_path, run_cli):
+    store, uri = model
+    loans.head(0).to_csv(tmp_path / "header.csv", index=False)
+    bad = loans.head(2).astype({"credit_amount": object})
+    bad["credit_amount"] = "lots"
+    bad.to_csv(tmp_path / "bad.csv", index=False)
+    for name, extra, message in [
+        ("header.csv", [], "holds no loans, only a header: no output written"),
+        ("bad.csv", ["--on-error", "skip"], "all 2 row(s) were rejected, see "),
+    ]:
+        out = tmp_path / "out.parquet"
+        done = run_cli(
+            "score", "--model-uri", uri, "--input", tmp_path / name, "--output", out,
+            *extra, "--tracking-uri", store,
+        )  # fmt: skip
+        assert done.code == 1
+        assert done.stderr.count("\n") == 1 and message in done.stderr
+        assert not out.exists() and not list(tmp_path.glob(".out*"))
+    assert len(pd.read_csv(tmp_path / "out.rejected.csv")) == 2
+
+
+@pytest.mark.parametrize("command", ["score", "predict"])
+def test_the_output_may_not_be_the_input(model, loans, tmp_path, run_cli, command):
+    store, uri = model
+    path = tmp_path / "loans.csv"
+    loans.head(20).to_csv(path, index=False)
+    before = path.read_bytes()
+    done = run_cli(
+        command, "--model-uri", uri, "--input", path, "--output", path,
+        "--tracking-uri", store,
+    )  # fmt: skip
+    assert done.code == 2
+    assert f"--output '{path}' is the input file" in done.stderr
+    assert path.read_bytes() == before

@@ -94,6 +94,10 @@ def _write(tmp_path, name, content: str | bytes):
         ("a,default\n1,0\n2,1\n", {"drop": ["nope"]}, "--drop names column"),
         ("a,default\n1,0\n2,1\n", {"drop": ["default"]}, "names the target"),
         ("default\n0\n1\n", {}, "no feature columns"),
+        ("a,default\n1,0\ninf,1\n", {}, "column 'a' of .* holds inf on row 2"),
+        ("a,default\n1,0\n1e300,1\n", {}, "holds 1e.300 on row 2 .1 row.s. in all"),
+        ("a,default\n1,0\n2,1\n3,2\n4,1\n", {}, r"\(0, 1, 2\), expected two"),
+        ("a,default\n1,3\n2,4\n", {}, "holds 3, 4; pass --positive"),
     ],
 )
 def test_bad_files_are_refused_with_their_reason(tmp_path, content, kwargs, message):

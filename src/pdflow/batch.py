@@ -36,6 +36,7 @@ from pdflow.scoring import (
     ROW_COLUMN,
     check_rows,
     describe_bad_rows,
+    refuse_overwriting_inputs,
 )
 
 logger = logging.getLogger(__name__)
@@ -93,13 +94,18 @@ def score(
     files = expand_inputs(inputs)
     _check_options(output, chunk_size, on_error)
     rejected = Path(rejected) if rejected else _rejected_path(output)
-    tracking.connect(tracking_uri)
+    refuse_overwriting_inputs(output, files)
+    refuse_overwriting_inputs(rejected, files)
+    tracking.connect(tracking_uri, create=False)
     model = registry.load_pyfunc(model_uri)
     schema = model.metadata.get_input_schema()
 
     partial = output.with_name(f".{output.stem}.partial{output.suffix}")
     writer = _Writer(partial)
-    bad_writer = _Writer(rejected) if on_error == "skip" else None
+    bad_writer = None
+    if on_error == "skip":
+        rejected.unlink(missing_ok=True)  # an earlier run's would look current
+        bad_writer = _Writer(rejected)
     total = sum_pd = n_bad = 0
     try:
         with Progress(disable=not progress, transient=True) as bar:
@@ -117,6 +123,8 @@ def score(
                     total += len(good)
                     sum_pd += float(answer["pd"].sum())
                 bar.advance(task, len(chunk))
+        if not total:
+            raise DataError(_nothing_scored(files, n_bad, rejected))
         writer.close()
         os.replace(partial, output)
     finally:
@@ -158,6 +166,14 @@ def _output_frame(chunk, answer, id_cols) -> pd.DataFrame:
     for column in (c for c in OUTPUT_COLUMNS if c in answer.columns):
         out[column] = answer[column].to_numpy()
     return out
+
+
+def _nothing_scored(files: list[Path], n_bad: int, rejected: Path) -> str:
+    if n_bad:
+        return f"all {n_bad} row(s) were rejected, see '{rejected}'; no output written"
+    shown = ", ".join(f"'{f}'" for f in files[:3]) + (" ..." if len(files) > 3 else "")
+    verb = "holds" if len(files) == 1 else "hold"
+    return f"{shown} {verb} no loans, only a header: no output written"
 
 
 def _describe(bad: pd.DataFrame, where: str) -> str:

@@ -31,6 +31,8 @@ SYNTHETIC_TARGET = "default"
 TRUE_PD = "true_pd"
 LOANBOOK_DEFAULT_RATE = 0.08
 PARQUET_SUFFIXES = (".parquet", ".pq")
+# Largest magnitude a feature may have: scikit-learn's trees work in float32.
+FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 @dataclass
@@ -530,6 +532,7 @@ def _validate(
     X, empty = _normalise_features(X)
     if X.shape[1] == 0:
         raise DataError(f"every feature column in {where} is empty")
+    _refuse_unusable_numbers(X, where)
     for column in _id_like(X):
         logger.warning(
             "column '%s' of %s holds a different whole number or text on every "
@@ -551,6 +554,23 @@ def _validate(
         dropped=list(drop) + empty,
         true_pd=true_pd,
     )
+
+
+def _refuse_unusable_numbers(X: pd.DataFrame, where: str) -> None:
+    """Refuse infinities and magnitudes beyond float32, where trees work."""
+    for column in X:
+        values = X[column]
+        if not pd.api.types.is_float_dtype(values):
+            continue
+        beyond = np.flatnonzero(values.abs().to_numpy() > FLOAT32_MAX)
+        if len(beyond):
+            row = int(beyond[0])
+            value = float(values.iloc[row])
+            raise DataError(
+                f"column '{column}' of {where} holds {value!r} on row {row + 1} "
+                f"({len(beyond)} row(s) in all); expected finite numbers "
+                f"of magnitude up to {FLOAT32_MAX:.3g} (missing values are fine)"
+            )
 
 
 def _true_pd(raw: pd.DataFrame, drop: list[str], where: str) -> pd.Series | None:
@@ -602,7 +622,8 @@ def encode_target(column: pd.Series, target: str, positive: str | None) -> pd.Se
         y = column.astype(str).isin({"1", "1.0", "True"}).astype("int64")
     else:
         raise DataError(
-            f"target column '{target}' holds {', '.join(map(repr, values))}; "
+            f"target column '{target}' holds "
+            f"{', '.join(map(repr, pd.Series(values).tolist()))}; "
             "pass --positive VALUE to say which one means default"
         )
     if y.nunique() < 2:

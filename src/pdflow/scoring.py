@@ -12,7 +12,7 @@ import pandas as pd
 from pandas.api.types import is_float_dtype
 
 from pdflow import registry, tracking
-from pdflow.data import PARQUET_SUFFIXES, read_table
+from pdflow.data import FLOAT32_MAX, PARQUET_SUFFIXES, read_table
 from pdflow.errors import ConfigError, DataError
 from pdflow.ratings import DEFAULT_BOUNDS, MasterScale, pd_to_score
 
@@ -49,8 +49,9 @@ def predict(
     output = Path(output)
     if output.suffix.lower() not in (".csv", *PARQUET_SUFFIXES):
         raise ConfigError(f"--output '{output}' must end in .csv or .parquet")
+    refuse_overwriting_inputs(output, [Path(input)])
     frame = read_table(Path(input))
-    tracking.connect(tracking_uri)
+    tracking.connect(tracking_uri, create=False)
     model = registry.load_pyfunc(model_uri)
     features = conform(frame, model.metadata.get_input_schema(), source=str(input))
     answer = _as_answer(model.predict(features))
@@ -63,6 +64,16 @@ def predict(
     else:
         scored.to_csv(output, index=False)
     return PredictResult(model_uri, str(output), len(scored), float(pd_values.mean()))
+
+
+def refuse_overwriting_inputs(output: Path, inputs: list[Path]) -> None:
+    """Refuse an output file that is one of the input files."""
+    for path in inputs:
+        if output.exists() and path.exists() and output.samefile(path):
+            raise ConfigError(
+                f"--output '{output}' is the input file '{path}': scoring it would "
+                "overwrite the loans it reads; choose another --output"
+            )
 
 
 def shortlist(names: list[str], most: int = 10) -> str:
@@ -114,7 +125,7 @@ def check_rows(
         if "double" in str(spec.type):
             converted, bad = _doubles(values)
             reasons[bad] += (
-                f"column '{spec.name}' must be a number, got "
+                f"column '{spec.name}' must be a finite number, got "
                 + values[bad].astype(str).map(repr)
                 + "; "
             )
@@ -133,10 +144,19 @@ def check_rows(
 
 
 def _doubles(values: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """The values as doubles, and which of them are no usable number.
+
+    Text that is no number, infinities and magnitudes beyond float32 (which
+    scikit-learn's trees work in, and where such values turn infinite) are
+    refused; missing values pass, for the model's imputer.
+    """
     if pd.api.types.is_bool_dtype(values) or pd.api.types.is_numeric_dtype(values):
-        return values.astype("float64"), pd.Series(False, index=values.index)
-    converted = pd.to_numeric(values, errors="coerce")
-    return converted.astype("float64"), converted.isna() & values.notna()
+        converted = values.astype("float64")
+        bad = pd.Series(False, index=values.index)
+    else:
+        converted = pd.to_numeric(values, errors="coerce").astype("float64")
+        bad = converted.isna() & values.notna()
+    return converted, bad | (converted.abs() > FLOAT32_MAX)
 
 
 def _texts(values: pd.Series) -> pd.Series:
