@@ -182,6 +182,19 @@ def test_validate_refuses_data_without_the_models_columns(store, run_cli, tmp_pa
     )  # fmt: skip
     assert done.code == 1
     assert "lacks column(s) the model needs: age_in_years" in done.stderr
+
+    texts = load_dataset("german").X.astype({"duration_in_month": object})
+    texts.loc[3, "duration_in_month"] = "abc"
+    texts["creditability"] = frame["creditability"]
+    texts.to_csv(path, index=False)
+    done = run_cli(
+        "validate", "--model-uri", "models:/pd_model_v1/1", "--data", str(path),
+        "--target", "creditability", "--tracking-uri", store,
+    )  # fmt: skip
+    assert done.code == 1 and done.stderr.count("\n") == 1
+    assert "row 4: column 'duration_in_month' must be a finite number, got 'abc'" in (
+        done.stderr
+    )
     bad_uri = run_cli(
         "validate", "--model-uri", "runs:/abc/model", "--data", "german",
         "--tracking-uri", store,

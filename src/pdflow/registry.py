@@ -412,6 +412,17 @@ def load_sklearn(model_uri: str):
         ) from None
 
 
+def input_schema(model_uri: str):
+    """The input schema of a model's signature (None without one), unloaded."""
+    try:
+        signature = mlflow.models.get_model_info(model_uri).signature
+    except (MlflowException, OSError) as exc:
+        raise RegistryError(
+            f"cannot load model '{model_uri}': {first_line(exc)}"
+        ) from None
+    return signature.inputs if signature is not None else None
+
+
 def load_pyfunc(model_uri: str):
     """Load a model as MLflow's generic pyfunc, with a one-line error."""
     try:

@@ -19,6 +19,7 @@ from pdflow.data import load_dataset
 from pdflow.errors import DataError
 from pdflow.metrics import evaluate
 from pdflow.ratings import MasterScale
+from pdflow.scoring import conform
 
 logger = logging.getLogger(__name__)
 
@@ -76,7 +77,7 @@ def validate(
         drop=drop,
         default_rate=default_rate,
     )
-    client = tracking.connect(tracking_uri)
+    client = tracking.connect(tracking_uri, create=False)
     mv = registry.resolve_version(client, model_uri)
     model = registry.load_sklearn(model_uri)
     reference = tracking.load_frame(client, mv.run_id, tracking.TRAIN_SAMPLE_ARTIFACT)
@@ -87,7 +88,10 @@ def validate(
         raise DataError(
             f"{dataset.source} lacks column(s) the model needs: {', '.join(missing)}"
         )
-    X = dataset.X[list(X_ref.columns)]
+    # In the signature's types, so a text in a number column is named as
+    # predict names it, not left for the model's imputer to trip over.
+    schema = registry.input_schema(model_uri)
+    X = conform(dataset.X, schema, source=dataset.source)[list(X_ref.columns)]
     overlap = _trained_on(X, X_ref)
     if overlap > 0:
         logger.warning(
