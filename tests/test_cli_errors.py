@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 import pdflow
+from pdflow import tracking
 
 BAD_FILES = {
     "empty.csv": "",
@@ -90,9 +91,11 @@ CASES = [
     ("args", "message"), CASES, ids=[" ".join(c[0][:3]) for c in CASES]
 )
 def test_bad_input_gets_one_line_and_creates_nothing(
-    store, tmp_path, run_cli, args, message
+    store, tmp_path, run_cli, capsys, args, message
 ):
     write_bad_files(tmp_path)
+    tracking.connect(store)  # an empty store: unknown names are named as such
+    capsys.readouterr()  # MLflow's own words on making its tables
     done = run_cli(*args, "--tracking-uri", store)
     assert done.code != 0
     lines = done.stderr.strip().splitlines()
@@ -102,6 +105,32 @@ def test_bad_input_gets_one_line_and_creates_nothing(
     assert "Traceback" not in done.stderr
     assert not (tmp_path / "mlruns").exists()
     assert not (tmp_path / "out.csv").exists()
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["models", "list"],
+        ["promote", "--version", "1", "--stage", "Staging"],
+        ["predict", "--model-uri", "models:/m/1"],
+        ["score", "--model-uri", "models:/m/1"],
+        ["runs", "cleanup"],
+    ],
+    ids=lambda a: " ".join(a[:2]),
+)
+def test_commands_that_need_a_store_do_not_make_one(tmp_path, run_cli, args):
+    write_bad_files(tmp_path)
+    typo = tmp_path / "no_such_folder" / "mlfow.db"
+    output = []
+    if args[0] in {"predict", "score"}:
+        output = ["--input", tmp_path / "tiny.csv", "--output", tmp_path / "o.csv"]
+    done = run_cli(*args, *output, "--tracking-uri", f"sqlite:///{typo}")
+    assert done.code == 1
+    assert done.stderr.splitlines() == [
+        f"pdflow: error: no MLflow store at '{typo}' (sqlite:///{typo}): nothing "
+        "was trained there; check --tracking-uri or MLFLOW_TRACKING_URI"
+    ]
+    assert not typo.parent.exists()
 
 
 def test_bad_input_leaves_an_existing_store_unchanged(store, tmp_path, run_cli):

@@ -27,7 +27,7 @@ def promote(
     version. See :func:`pdflow.promotion.promote`.
     """
     gate = gate if gate is not None else load_settings().gate
-    client = tracking.connect(tracking_uri)
+    client = tracking.connect(tracking_uri, create=False)
     return promotion.promote(
         client,
         model_name,
@@ -42,10 +42,12 @@ def promote(
 
 def list_versions(model_name: str, *, tracking_uri: str | None = None) -> list[dict]:
     """Every version of a registered model with stage, aliases and key metrics."""
-    return registry.list_versions(tracking.connect(tracking_uri), model_name)
+    return registry.list_versions(
+        tracking.connect(tracking_uri, create=False), model_name
+    )
 
 
 def load_model(model_uri: str, *, tracking_uri: str | None = None):
     """Load a registered pipeline (``models:/NAME/latest``, ``/3``, ``@champion``)."""
-    tracking.connect(tracking_uri)
+    tracking.connect(tracking_uri, create=False)
     return registry.load_sklearn(model_uri)

@@ -855,7 +855,7 @@ def runs_cleanup(
     """Mark runs left RUNNING by a process that is gone as FAILED, and say which."""
     if older_than is not None and older_than < 0:
         raise ConfigError(f"--older-than must be 0 or more hours, got {older_than}")
-    client = tracking.connect(tracking_uri)
+    client = tracking.connect(tracking_uri, create=False)
     found = tracking.cleanup_runs(
         client, older_than_hours=older_than, dry_run=dry_run, experiment=experiment
     )
@@ -920,7 +920,7 @@ def serve(
     """
     if workers < 1:
         raise ConfigError(f"--workers must be at least 1, got {workers}")
-    client = tracking.connect(tracking_uri)
+    client = tracking.connect(tracking_uri, create=False)
     mv = registry.resolve_version(client, model_uri)
     pinned = f"models:/{mv.name}/{mv.version}"
     command = ["models", "serve", "-m", pinned, "--env-manager", "local"]

@@ -146,7 +146,7 @@ def monitor(
     _check_options(bins, threshold)
     path = Path(input)
     new = read_table(path)
-    client = tracking.connect(tracking_uri)
+    client = tracking.connect(tracking_uri, create=False)
     mv = registry.resolve_version(client, model_uri)
     populations = _score_populations(client, mv, model_uri, new, str(path))
 

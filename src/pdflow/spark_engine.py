@@ -72,7 +72,7 @@ def score(
             "--engine spark needs --id-cols: Spark writes its answer in parts, "
             "with no row order to number the loans by"
         )
-    client = tracking.connect(tracking_uri)
+    client = tracking.connect(tracking_uri, create=False)
     mv = registry.resolve_version(client, model_uri)
     pinned = f"models:/{mv.name}/{mv.version}"
     schema = mlflow.models.get_model_info(pinned).signature.inputs

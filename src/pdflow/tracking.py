@@ -131,9 +131,21 @@ def check_server(uri: str, timeout: float = 5.0) -> None:
         ) from None
 
 
-def connect(uri: str | None = None) -> MlflowClient:
-    """Point MLflow at the store, creating its tables once, and return a client."""
+def connect(uri: str | None = None, *, create: bool = True) -> MlflowClient:
+    """Point MLflow at the store, creating its tables once, and return a client.
+
+    With ``create=False`` (commands that only read or change what is there) a
+    SQLite file that does not exist is refused instead of made: a mistyped
+    ``--tracking-uri`` would otherwise leave a new, empty store behind.
+    """
     uri = resolve_tracking_uri(uri)
+    path = _sqlite_path(uri)
+    if not create and path is not None and str(path) != ":memory:":
+        if not path.is_file():
+            raise TrackingError(
+                f"no MLflow store at '{path}' ({uri}): nothing was trained there; "
+                "check --tracking-uri or MLFLOW_TRACKING_URI"
+            )
     if uri.startswith(("http://", "https://")):
         check_server(uri)
     mlflow.set_tracking_uri(uri)
