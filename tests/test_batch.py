@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import warnings
 
 import mlflow
 import numpy as np
@@ -206,3 +207,25 @@ def test_the_output_may_not_be_the_input(model, loans, tmp_path, run_cli, comman
     assert done.code == 2
     assert f"--output '{path}' is the input file" in done.stderr
     assert path.read_bytes() == before
+
+
+@pytest.mark.parametrize("command", ["score", "predict"])
+def test_wide_files_score_without_pandas_warnings(
+    model, loans, tmp_path, run_cli, command
+):
+    store, uri = model
+    extra = pd.DataFrame(
+        np.ones((len(loans), 120)), columns=[f"x{i}" for i in range(120)]
+    )
+    pd.concat([loans, extra], axis=1).to_csv(tmp_path / "wide.csv", index=False)
+    out = tmp_path / "out.csv"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", pd.errors.PerformanceWarning)
+        done = run_cli(
+            command, "--model-uri", uri, "--input", tmp_path / "wide.csv",
+            "--output", out, "--tracking-uri", store,
+        )  # fmt: skip
+    assert done.code == 0, done.stderr
+    scored = pd.read_csv(out)
+    expected = _expected(store, uri, loans.drop(columns="loan_id"))
+    np.testing.assert_allclose(scored["pd"], expected, atol=1e-12)

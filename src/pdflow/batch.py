@@ -238,7 +238,12 @@ def _chunks(
             if missing:
                 raise DataError(f"{path} has no id column(s) {', '.join(missing)}")
             chunk.index = pd.RangeIndex(first_row, first_row + len(chunk))
-            chunk[ROW_COLUMN] = chunk.index.to_numpy()
+            # Added by concat: read_csv gives a block per column, and pandas
+            # warns about inserting into a frame of many blocks.
+            rows = pd.DataFrame({ROW_COLUMN: chunk.index.to_numpy()}, index=chunk.index)
+            chunk = pd.concat(
+                [chunk.drop(columns=ROW_COLUMN, errors="ignore"), rows], axis=1
+            )
             yield chunk, first_row, str(path)
             first_row += len(chunk)
 

@@ -57,7 +57,11 @@ def predict(
     answer = _as_answer(model.predict(features))
     pd_values = answer[PD_COLUMN].to_numpy(dtype=float)
 
-    scored = frame.assign(**{c: answer[c].to_numpy() for c in answer.columns})
+    # One concat, not a column at a time: read_csv gives a block per column,
+    # and pandas warns about a frame of many blocks at every insert.
+    answer = answer.set_axis(frame.index)
+    kept = frame.drop(columns=[c for c in answer.columns if c in frame.columns])
+    scored = pd.concat([kept, answer], axis=1)
     output.parent.mkdir(parents=True, exist_ok=True)
     if output.suffix.lower() in PARQUET_SUFFIXES:
         scored.to_parquet(output, index=False)
