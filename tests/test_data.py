@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from pdflow.data import load_dataset, make_synthetic
-from pdflow.errors import DataError
+from pdflow.errors import ConfigError, DataError
 
 from .conftest import shared_file
 
@@ -46,6 +46,30 @@ def test_parquet_and_positive_value(tmp_path):
     frame.to_parquet(tmp_path / "loans.parquet")
     ds = load_dataset(str(tmp_path / "loans.parquet"), target="status", positive="late")
     assert ds.y.tolist() == [1, 0] * 10
+
+
+def test_a_dataframe_is_data_as_its_file_is(tmp_path):
+    frame = pd.DataFrame({"x": np.arange(20.0), "status": ["late", "ok"] * 10})
+    frame.to_csv(tmp_path / "loans.csv", index=False)
+    from_file = load_dataset(
+        str(tmp_path / "loans.csv"), target="status", positive="late"
+    )
+    given = load_dataset(frame, target="status", positive="late")
+    pd.testing.assert_frame_equal(given.X, from_file.X)
+    assert given.y.tolist() == from_file.y.tolist() == [1, 0] * 10
+    assert given.source == "DataFrame(20 x 2)"
+    assert (
+        given.digest
+        == load_dataset(frame.copy(), target="status", positive="late").digest
+    )
+    changed = frame.assign(x=frame["x"] + 1)
+    assert (
+        load_dataset(changed, target="status", positive="late").digest != given.digest
+    )
+    with pytest.raises(ConfigError, match="or a DataFrame; got int"):
+        load_dataset(42)
+    with pytest.raises(DataError, match="the DataFrame given as data has no rows"):
+        load_dataset(frame.head(0), target="status")
 
 
 def test_drop_removes_id_column():

@@ -230,6 +230,15 @@ def test_hmeq_text_columns_and_missing_values_train_and_score(store, tmp_path, r
     scored = pd.read_csv(out)
     assert len(scored) == 5960 and scored["pd"].between(0, 1).all()
 
+    # The same loans as a DataFrame, as a notebook has them: the same model.
+    again = pdflow.train(
+        pd.read_csv(hmeq), target="BAD", params=FAST, model_name="hmeq",
+        tracking_uri=store,
+    )  # fmt: skip
+    assert again.model_version == 2
+    assert again.metrics == result.metrics
+    assert again.params["data"] == "DataFrame(5960 x 13)"
+
 
 def test_train_json_output_via_console_script(store, tmp_path):
     done = run_process(

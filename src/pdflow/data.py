@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -375,7 +376,7 @@ def write_table(frame: pd.DataFrame, out: Path) -> None:
 
 
 def load_dataset(
-    source: str,
+    source: str | os.PathLike | pd.DataFrame,
     *,
     target: str | None = None,
     positive: str | None = None,
@@ -388,9 +389,10 @@ def load_dataset(
 
     Parameters
     ----------
-    source : str
-        ``"german"``, ``"synthetic"``, ``"loanbook"`` or a path to a CSV, TSV or
-        Parquet file.
+    source : str, path or DataFrame
+        ``"german"``, ``"synthetic"``, ``"loanbook"``, a path to a CSV, TSV or
+        Parquet file, or a DataFrame of loans (its digest is of its values and
+        index; its source is recorded as ``DataFrame(ROWS x COLUMNS)``).
     target : str, optional
         The default flag's column. Defaults to ``creditability`` for
         ``german`` and ``default`` otherwise.
@@ -414,7 +416,20 @@ def load_dataset(
     DataError
         When the file or its target cannot be used; the message names which.
     """
-    if source == "german":
+    if isinstance(source, pd.DataFrame):
+        if source.empty:
+            raise DataError("the DataFrame given as data has no rows")
+        raw = source.copy()
+        raw.columns = raw.columns.map(str)
+        digest = _frame_digest(raw)
+        target = target or SYNTHETIC_TARGET
+        name, where = "dataframe", f"DataFrame({raw.shape[0]} x {raw.shape[1]})"
+    elif not isinstance(source, str | os.PathLike):
+        raise ConfigError(
+            "data must be 'german', 'synthetic', 'loanbook', the path of a CSV or "
+            f"Parquet file, or a DataFrame; got {type(source).__name__}"
+        )
+    elif source == "german":
         path = resources.files("pdflow") / "datasets" / "german_credit.csv"
         raw = pd.read_csv(path)
         digest = hashlib.sha256(path.read_bytes()).hexdigest()
@@ -441,9 +456,10 @@ def load_dataset(
         digest = file_digest(path)
         target = target or SYNTHETIC_TARGET
         name, where = path.stem, str(path.resolve())
-    if default_rate is not None and source != "loanbook":
+    is_loanbook = isinstance(source, str) and source == "loanbook"
+    if default_rate is not None and not is_loanbook:
         raise DataError(
-            f"--default-rate only applies to --data loanbook, not to '{source}'"
+            f"--default-rate only applies to --data loanbook, not to '{where}'"
         )
     return _validate(raw, target, positive, name, where, digest, drop or [])
 

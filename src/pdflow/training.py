@@ -98,7 +98,7 @@ class TrainResult:
 
 @dataclass
 class _Options:
-    data: str
+    data: str | pd.DataFrame
     target: str | None
     positive: str | None
     rows: int
@@ -134,7 +134,7 @@ class _Options:
 
 
 def train(
-    data: str = "german",
+    data: str | pd.DataFrame = "german",
     *,
     target: str | None = None,
     positive: str | None = None,
@@ -160,9 +160,9 @@ def train(
 
     Parameters
     ----------
-    data : str
-        ``"german"``, ``"synthetic"``, ``"loanbook"`` or the path of a CSV or
-        Parquet file.
+    data : str or DataFrame
+        ``"german"``, ``"synthetic"``, ``"loanbook"``, the path of a CSV or
+        Parquet file, or a DataFrame of loans.
     target, positive, rows, seed, drop, default_rate
         See :func:`pdflow.data.load_dataset`; ``seed`` also seeds the split
         and the model.
@@ -221,7 +221,7 @@ def train(
 
 
 def tune(
-    data: str = "german",
+    data: str | pd.DataFrame = "german",
     *,
     target: str | None = None,
     positive: str | None = None,
@@ -630,7 +630,7 @@ def _run_params(opts, family, dataset, split, params) -> dict[str, Any]:
     out.update(
         {
             "model": family.name,
-            "data": opts.data,
+            "data": opts.data if isinstance(opts.data, str) else dataset.source,
             "target": dataset.target,
             "positive": dataset.positive,
             "seed": opts.seed,
@@ -644,9 +644,10 @@ def _run_params(opts, family, dataset, split, params) -> dict[str, Any]:
     )
     if opts.central_tendency is not None:
         out["central_tendency"] = opts.central_tendency
-    if opts.data in ("synthetic", "loanbook"):
+    builtin = opts.data if isinstance(opts.data, str) else None
+    if builtin in ("synthetic", "loanbook"):
         out["rows"] = opts.rows
-    if opts.data == "loanbook":
+    if builtin == "loanbook":
         out["default_rate"] = (
             LOANBOOK_DEFAULT_RATE if opts.default_rate is None else opts.default_rate
         )

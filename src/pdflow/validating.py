@@ -42,7 +42,7 @@ class ValidateResult:
 
 def validate(
     model_uri: str,
-    data: str,
+    data: str | pd.DataFrame,
     *,
     target: str | None = None,
     positive: str | None = None,
