@@ -7,16 +7,17 @@ The command ``pdflow`` is a thin layer over these functions::
     model = pdflow.load_model(result.model_uri)
 """
 
-import importlib
-from importlib.metadata import PackageNotFoundError, version
-from typing import TYPE_CHECKING
+import importlib as _importlib
+from importlib import metadata as _metadata
+from importlib import util as _util
+from typing import TYPE_CHECKING as _TYPE_CHECKING
 
 try:
-    __version__ = version("pdflow")
-except PackageNotFoundError:  # pragma: no cover - running from a bare checkout
+    __version__ = _metadata.version("pdflow")
+except _metadata.PackageNotFoundError:  # pragma: no cover - a bare checkout
     __version__ = "0+unknown"
 
-if TYPE_CHECKING:  # what __getattr__ gives, for type checkers and editors
+if _TYPE_CHECKING:  # what __getattr__ gives, for type checkers and editors
     from pdflow.api import list_versions, load_model, promote
     from pdflow.config import GateConfig
     from pdflow.data import Dataset, load_dataset, make_synthetic
@@ -65,15 +66,18 @@ _EXPORTS = {
 
 def __getattr__(name: str):
     module = _EXPORTS.get(name)
-    if module is None:
+    if module is not None:
+        value = getattr(_importlib.import_module(module), name)
+    elif not name.startswith("_") and _util.find_spec(f"pdflow.{name}"):
+        value = _importlib.import_module(f"pdflow.{name}")  # pdflow.batch, ...
+    else:
         raise AttributeError(f"module 'pdflow' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
     globals()[name] = value  # later look-ups skip this function
     return value
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_EXPORTS))
+    return sorted([*__all__, "__version__"])
 
 
 __all__ = [
