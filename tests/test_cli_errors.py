@@ -48,6 +48,7 @@ CASES = [
     (["train", "--test-size", "1.5"], "--test-size must lie strictly between 0 and 1"),
     (["train", "--test-size", "0"], "--test-size must lie strictly between 0 and 1"),
     (["train", "--n-estimators", "0"], "invalid value 0 for 'n_estimators'"),
+    (["train", "--seed", "-1"], "--seed must be a whole number from 0 to 4294967295"),
     (["tune", "--grid", "{not json"], "--grid is not valid JSON"),
     (["tune", "--grid", '{"depth": [1]}'], "'depth', which is not a hyperparameter"),
     (["tune", "--grid", "nofile.json"], "neither inline JSON nor a JSON file"),
@@ -84,6 +85,18 @@ CASES = [
         ["models", "list", "--model-name", "nope"],
         "registered model 'nope' does not exist",
     ),
+    (
+        [
+            "predict",
+            "--model-uri",
+            "models:/nope",
+            "--input",
+            "tiny.csv",
+            "--output",
+            "out.csv",
+        ],
+        "(for registered model 'nope' give a version: models:/nope/VERSION, /latest",
+    ),  # fmt: skip
 ]
 
 
@@ -131,6 +144,16 @@ def test_commands_that_need_a_store_do_not_make_one(tmp_path, run_cli, args):
         "was trained there; check --tracking-uri or MLFLOW_TRACKING_URI"
     ]
     assert not typo.parent.exists()
+
+
+def test_a_store_of_no_known_kind_is_named(tmp_path, run_cli):
+    done = run_cli("models", "list", "--tracking-uri", "foo://bar")
+    assert done.code == 1
+    assert done.stderr.startswith(
+        "pdflow: error: cannot use tracking store 'foo://bar': Model registry "
+        "functionality is unavailable; got unsupported URI 'foo://bar'"
+    )
+    assert done.stderr.count("\n") == 1
 
 
 def test_bad_input_leaves_an_existing_store_unchanged(store, tmp_path, run_cli):

@@ -86,6 +86,14 @@ class Dataset:
         return float(self.y.mean())
 
 
+def check_seed(seed) -> None:
+    """Refuse a seed that NumPy and scikit-learn would not take."""
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**32:
+        raise ConfigError(
+            f"--seed must be a whole number from 0 to {2**32 - 1}, got {seed!r}"
+        )
+
+
 def make_synthetic(rows: int = 10_000, *, seed: int = 42) -> pd.DataFrame:
     """Generate loan-like data with ``make_classification``, about 10 % defaults.
 
@@ -106,6 +114,7 @@ def make_synthetic(rows: int = 10_000, *, seed: int = 42) -> pd.DataFrame:
     DataFrame
         Ten feature columns and the 0/1 target ``default``.
     """
+    check_seed(seed)
     if rows < 20:
         raise DataError(f"--rows must be at least 20 for synthetic data, got {rows}")
     z, y = make_classification(
@@ -210,6 +219,7 @@ def make_loanbook(
         Fourteen feature columns (numeric and text, with missing values),
         ``true_pd`` and the 0/1 target ``default``.
     """
+    check_seed(seed)
     if rows < 100:
         raise DataError(f"--rows must be at least 100 for a loan book, got {rows}")
     if not 0 < default_rate < 1:

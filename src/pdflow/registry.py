@@ -402,14 +402,8 @@ def load_sklearn(model_uri: str):
     """Load a registered pipeline, with a one-line error for unknown URIs."""
     try:
         return mlflow.sklearn.load_model(model_uri)
-    except MlflowException as exc:
-        raise RegistryError(
-            f"cannot load model '{model_uri}': {first_line(exc)}"
-        ) from None
-    except OSError as exc:
-        raise RegistryError(
-            f"cannot load model '{model_uri}': {first_line(exc)}"
-        ) from None
+    except (MlflowException, OSError) as exc:
+        raise RegistryError(_unloadable(model_uri, exc)) from None
 
 
 def input_schema(model_uri: str):
@@ -417,9 +411,7 @@ def input_schema(model_uri: str):
     try:
         signature = mlflow.models.get_model_info(model_uri).signature
     except (MlflowException, OSError) as exc:
-        raise RegistryError(
-            f"cannot load model '{model_uri}': {first_line(exc)}"
-        ) from None
+        raise RegistryError(_unloadable(model_uri, exc)) from None
     return signature.inputs if signature is not None else None
 
 
@@ -428,9 +420,20 @@ def load_pyfunc(model_uri: str):
     try:
         return mlflow.pyfunc.load_model(model_uri)
     except (MlflowException, OSError) as exc:
-        raise RegistryError(
-            f"cannot load model '{model_uri}': {first_line(exc)}"
-        ) from None
+        raise RegistryError(_unloadable(model_uri, exc)) from None
+
+
+def _unloadable(model_uri: str, exc: BaseException) -> str:
+    """Why a model URI could not be loaded, with a hint for a bare model name."""
+    said = f"cannot load model '{model_uri}': {first_line(exc)}"
+    rest = model_uri.removeprefix("models:/")
+    if rest != model_uri and "/" not in rest and "@" not in rest:
+        # models:/X names a logged model's id in MLflow 3, not a registered name.
+        said += (
+            f" (for registered model '{rest}' give a version: "
+            f"models:/{rest}/VERSION, /latest, /STAGE or models:/{rest}@ALIAS)"
+        )
+    return said
 
 
 def _float(value: str | None) -> float | None:

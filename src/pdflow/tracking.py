@@ -151,8 +151,8 @@ def connect(uri: str | None = None, *, create: bool = True) -> MlflowClient:
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
     with store_lock(uri):
-        client = MlflowClient(uri, registry_uri=uri)
         try:
+            client = MlflowClient(uri, registry_uri=uri)
             client.search_experiments(max_results=1)
             client.search_registered_models(max_results=1)
         except MlflowException as exc:

@@ -28,7 +28,7 @@ from sklearn.pipeline import Pipeline
 
 from pdflow import flavor, plots, promotion, registry, reports, tracking, validation
 from pdflow.config import GateConfig, load_settings
-from pdflow.data import LOANBOOK_DEFAULT_RATE, Dataset, load_dataset
+from pdflow.data import LOANBOOK_DEFAULT_RATE, Dataset, check_seed, load_dataset
 from pdflow.errors import ConfigError, DataError, PromotionBlocked
 from pdflow.estimators import CalibratedPD
 from pdflow.metrics import evaluate
@@ -354,6 +354,7 @@ def _prepare(opts: _Options) -> tuple[Dataset, Split]:
         raise ConfigError("--experiment must not be empty")
     if not opts.model_name.strip():
         raise ConfigError("--model-name must not be empty")
+    check_seed(opts.seed)
     tracking.preload()
     dataset = load_dataset(
         opts.data,

@@ -15,7 +15,7 @@ import pandas as pd
 
 from pdflow import registry, reports, tracking, validation
 from pdflow.config import load_settings
-from pdflow.data import load_dataset
+from pdflow.data import check_seed, load_dataset
 from pdflow.errors import DataError
 from pdflow.metrics import evaluate
 from pdflow.ratings import MasterScale
@@ -67,6 +67,7 @@ def validate(
     master_scale : MasterScale, optional
         Rating grades; from ``pdflow.toml`` by default.
     """
+    check_seed(seed)
     scale = master_scale or load_settings().master_scale
     dataset = load_dataset(
         data,
