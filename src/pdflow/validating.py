@@ -15,7 +15,7 @@ import pandas as pd
 
 from pdflow import registry, reports, tracking, validation
 from pdflow.config import load_settings
-from pdflow.data import check_seed, load_dataset
+from pdflow.data import BUILTIN, check_seed, load_dataset
 from pdflow.errors import DataError
 from pdflow.metrics import evaluate
 from pdflow.ratings import MasterScale
@@ -63,12 +63,22 @@ def validate(
         ``models:/NAME/VERSION``, ``/latest``, ``/Production`` or ``@alias``.
     data, target, positive, rows, seed, drop, default_rate
         The loans to validate on, as for :func:`pdflow.train`; they need the
-        target column.
+        target column. For a file or DataFrame, ``target`` and ``positive``
+        default to those the version was trained with.
     master_scale : MasterScale, optional
         Rating grades; from ``pdflow.toml`` by default.
     """
     check_seed(seed)
     scale = master_scale or load_settings().master_scale
+    client = tracking.connect(tracking_uri, create=False)
+    mv = registry.resolve_version(client, model_uri)
+    trained = client.get_run(mv.run_id).data.params
+    ref_target = trained["target"]
+    builtin = isinstance(data, str) and data in BUILTIN  # these know their target
+    if target is None and not builtin:  # the version's own target and event
+        target = ref_target
+        if positive is None and trained.get("positive") not in (None, "None"):
+            positive = trained["positive"]
     dataset = load_dataset(
         data,
         target=target,
@@ -78,11 +88,8 @@ def validate(
         drop=drop,
         default_rate=default_rate,
     )
-    client = tracking.connect(tracking_uri, create=False)
-    mv = registry.resolve_version(client, model_uri)
     model = registry.load_sklearn(model_uri)
     reference = tracking.load_frame(client, mv.run_id, tracking.TRAIN_SAMPLE_ARTIFACT)
-    ref_target = client.get_run(mv.run_id).data.params["target"]
     X_ref, y_ref = reference.drop(columns=[ref_target]), reference[ref_target]
     missing = [c for c in X_ref.columns if c not in dataset.X.columns]
     if missing:
