@@ -184,8 +184,20 @@ def _print_version(value: bool) -> None:
 
 @app.callback()
 def _root(
-    verbose: Annotated[int, typer.Option("-v", "--verbose", count=True)] = 0,
-    quiet: Annotated[bool, typer.Option("-q", "--quiet")] = False,
+    verbose: Annotated[
+        int,
+        typer.Option(
+            "-v",
+            "--verbose",
+            count=True,
+            metavar="",
+            help="Say what happens (-v); with MLflow's own messages too (-vv).",
+        ),
+    ] = 0,
+    quiet: Annotated[
+        bool,
+        typer.Option("-q", "--quiet", help="Only errors on stderr (no warnings)."),
+    ] = False,
     version: Annotated[
         bool,
         typer.Option(
@@ -426,7 +438,7 @@ def predict(
     output: Annotated[Path, typer.Option("--output", help="CSV or Parquet to write.")],
     tracking_uri: TrackingUri = None,
 ) -> None:
-    """Score loans: write the input rows with a `pd` column."""
+    """Score loans: write the input rows with pd, grade, score and reason columns."""
     result = scoring.predict(model_uri, input_file, output, tracking_uri=tracking_uri)
     out.print(
         f"scored {result.rows} loans with {result.model_uri} "
