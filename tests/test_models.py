@@ -316,7 +316,15 @@ def test_parse_monotone():
         (["--model", "scorecard", "--pdo", "0"], "invalid value 0.0 for 'pdo'"),
         (["--model", "scorecard", "--pdo", "-20"], "invalid value -20.0 for 'pdo'"),
         (["--model", "scorecard", "--base-odds", "0"], "'base_odds'"),
-        (["--model", "rf", "--pdo", "20"], "unknown hyperparameter(s) for model 'rf'"),
+        (
+            ["--model", "rf", "--pdo", "20"],
+            "unknown hyperparameter(s) for model 'rf': pdo (pdo is for --model "
+            "scorecard)",
+        ),
+        (
+            ["--model", "rf", "--monotone", "age_in_years=1"],
+            "model 'rf': monotone (monotone is for --model lgbm)",
+        ),
         (
             ["--model", "lgbm", "--monotone", "no_such_column=1"],
             "--monotone names column(s) not among the features",

@@ -179,8 +179,15 @@ def resolve_params(family: Family, params: dict[str, Any] | None) -> dict[str, A
     allowed = set(_classifier(family, {}).get_params())
     unknown = sorted(set(params) - allowed)
     if unknown:
+        # Options of the command line that belong to other families say whose.
+        owners = []
+        for name in unknown:
+            whose = [f.name for f in FAMILIES.values() if name in f.defaults]
+            if whose:
+                owners.append(f"{name} is for --model {', '.join(whose)}")
         raise ConfigError(
             f"unknown hyperparameter(s) for model '{family.name}': {', '.join(unknown)}"
+            + (f" ({'; '.join(owners)})" if owners else "")
         )
     merged = {**family.defaults, **params}
     _check_values(family, {k: [v] for k, v in merged.items()})
