@@ -346,3 +346,34 @@ def test_bad_family_flags_fail_in_one_line_and_create_nothing(
     assert message in done.stderr
     assert not (tmp_path / "mlflow.db").exists()
     assert not (tmp_path / "mlruns").exists()
+
+
+@pytest.mark.parametrize("family", ["rf", "logreg", "lgbm", "scorecard"])
+def test_missing_text_is_one_level_whether_none_or_nan(family):
+    # A CSV's missing text reads as NaN, a Parquet's or object column's as None:
+    # the same loan must get the same PD either way.
+    rng = np.random.default_rng(0)
+    n = 600
+    job = rng.choice(["office", "sales", "self"], n).astype(object)
+    job[rng.random(n) < 0.3] = None
+    y = (rng.random(n) < np.where(pd.isna(job), 0.6, 0.1)).astype(int)
+    X = pd.DataFrame(
+        {"income": rng.normal(3000, 800, n), "job": pd.Series(job, dtype=object)}
+    )
+    pipe = build_pipeline(
+        FAMILIES[family],
+        resolve_params(FAMILIES[family], FAST.get(family)),
+        numeric=["income"],
+        categorical=["job"],
+        seed=0,
+    ).fit(X, y)
+    missing = pd.isna(job)
+    job_nan = job.copy()
+    job_nan[missing] = np.nan  # an object column holding float NaN
+    as_none = pipe.predict_proba(X)[:, 1]
+    as_nan = pipe.predict_proba(X.assign(job=pd.Series(job_nan, dtype=object)))[:, 1]
+    as_str = pipe.predict_proba(X.assign(job=pd.Series(job_nan, dtype="str")))[:, 1]
+    # (a forest on two threads may differ in the last bit from call to call)
+    np.testing.assert_allclose(as_nan, as_none, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(as_str, as_none, rtol=0, atol=1e-12)
+    assert as_none[missing].mean() > as_none[~missing].mean()  # a level of its own

@@ -222,10 +222,7 @@ def build_pipeline(
                 "cat",
                 Pipeline(
                     [
-                        (
-                            "impute",
-                            SimpleImputer(strategy="constant", fill_value="missing"),
-                        ),
+                        *_missing_text_steps(),
                         (
                             "encode",
                             OrdinalEncoder(
@@ -242,6 +239,25 @@ def build_pipeline(
     return Pipeline([("prepare", prepare), ("clf", clf)])
 
 
+def _missing_text_steps() -> list[tuple[str, SimpleImputer]]:
+    """Missing text as the level "missing", whether it comes as NaN or None.
+
+    pandas reads a missing text cell as NaN from CSV but often as None from
+    Parquet or an object column, and scikit-learn's encoders take None and NaN
+    for different categories: a model fitted on one and scored on the other
+    gave other PDs. One imputer for each spelling makes them the same level.
+    """
+    return [
+        ("impute", SimpleImputer(strategy="constant", fill_value="missing")),
+        (
+            "impute_none",
+            SimpleImputer(
+                missing_values=None, strategy="constant", fill_value="missing"
+            ),
+        ),
+    ]
+
+
 def _scaled_one_hot(numeric: list[str], categorical: list[str]) -> ColumnTransformer:
     """Median-imputed, standardised numbers and one-hot text, missing as a level."""
     numbers = Pipeline(
@@ -252,7 +268,7 @@ def _scaled_one_hot(numeric: list[str], categorical: list[str]) -> ColumnTransfo
     )
     text = Pipeline(
         [
-            ("impute", SimpleImputer(strategy="constant", fill_value="missing")),
+            *_missing_text_steps(),
             (
                 "encode",
                 OneHotEncoder(
