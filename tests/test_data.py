@@ -70,6 +70,28 @@ def test_a_dataframe_is_data_as_its_file_is(tmp_path):
         load_dataset(42)
     with pytest.raises(DataError, match="the DataFrame given as data has no rows"):
         load_dataset(frame.head(0), target="status")
+    twice = pd.concat([frame, frame[["x"]]], axis=1)
+    with pytest.raises(DataError, match="has duplicate column names: x"):
+        load_dataset(twice, target="status", positive="late")
+    # A numeric event may be named as a number or as its text.
+    flags = frame.assign(status=[1, 0] * 10)
+    assert load_dataset(flags, target="status", positive=1).y.tolist() == [1, 0] * 10
+
+
+def test_dates_are_refused_by_name(tmp_path):
+    frame = pd.DataFrame(
+        {
+            "x": np.arange(20.0),
+            "opened": pd.date_range("2024-01-01", periods=20),
+            "default": [0, 1] * 10,
+        }
+    )
+    with pytest.raises(DataError, match=r"column\(s\) opened of .* hold dates"):
+        load_dataset(frame)
+    frame.to_parquet(tmp_path / "loans.parquet")
+    with pytest.raises(DataError, match="derive a number .* or pass --drop"):
+        load_dataset(str(tmp_path / "loans.parquet"))
+    assert list(load_dataset(frame, drop=["opened"]).X.columns) == ["x"]
 
 
 def test_drop_removes_id_column():

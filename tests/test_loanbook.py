@@ -15,7 +15,7 @@ from sklearn.metrics import roc_auc_score
 
 import pdflow
 from pdflow.data import _true_log_odds, load_dataset, make_loanbook
-from pdflow.errors import DataError
+from pdflow.errors import ConfigError
 from pdflow.training import split_dataset
 
 COLUMNS = [
@@ -151,12 +151,12 @@ def test_a_file_with_true_pd_needs_drop_and_then_keeps_it(tmp_path, caplog):
     ],
 )
 def test_bad_loanbook_options(kwargs, message):
-    with pytest.raises(DataError, match=message):
+    with pytest.raises(ConfigError, match=message):
         load_dataset("loanbook", **kwargs)
 
 
 def test_default_rate_only_for_loanbook():
-    with pytest.raises(DataError, match="--default-rate only applies"):
+    with pytest.raises(ConfigError, match="--default-rate only applies"):
         load_dataset("german", default_rate=0.05)
 
 

@@ -116,7 +116,7 @@ def make_synthetic(rows: int = 10_000, *, seed: int = 42) -> pd.DataFrame:
     """
     check_seed(seed)
     if rows < 20:
-        raise DataError(f"--rows must be at least 20 for synthetic data, got {rows}")
+        raise ConfigError(f"--rows must be at least 20 for synthetic data, got {rows}")
     z, y = make_classification(
         n_samples=rows,
         n_features=10,
@@ -221,9 +221,9 @@ def make_loanbook(
     """
     check_seed(seed)
     if rows < 100:
-        raise DataError(f"--rows must be at least 100 for a loan book, got {rows}")
+        raise ConfigError(f"--rows must be at least 100 for a loan book, got {rows}")
     if not 0 < default_rate < 1:
-        raise DataError(
+        raise ConfigError(
             f"--default-rate must lie strictly between 0 and 1, got {default_rate}"
         )
     rng = np.random.default_rng(seed)
@@ -431,6 +431,12 @@ def load_dataset(
             raise DataError("the DataFrame given as data has no rows")
         raw = source.copy()
         raw.columns = raw.columns.map(str)
+        twice = sorted(set(raw.columns[raw.columns.duplicated()]))
+        if twice:
+            raise DataError(
+                f"the DataFrame given as data has duplicate column names: "
+                f"{', '.join(twice)}"
+            )
         digest = _frame_digest(raw)
         target = target or SYNTHETIC_TARGET
         name, where = "dataframe", f"DataFrame({raw.shape[0]} x {raw.shape[1]})"
@@ -468,7 +474,7 @@ def load_dataset(
         name, where = path.stem, str(path.resolve())
     is_loanbook = isinstance(source, str) and source == "loanbook"
     if default_rate is not None and not is_loanbook:
-        raise DataError(
+        raise ConfigError(
             f"--default-rate only applies to --data loanbook, not to '{where}'"
         )
     return _validate(raw, target, positive, name, where, digest, drop or [])
@@ -555,6 +561,18 @@ def _validate(
             where,
             TRUE_PD,
         )
+    dates = [
+        c
+        for c in X
+        if pd.api.types.is_datetime64_any_dtype(X[c])
+        or pd.api.types.is_timedelta64_dtype(X[c])
+    ]
+    if dates:
+        raise DataError(
+            f"column(s) {', '.join(map(str, dates))} of {where} hold dates or "
+            "durations, which no model family takes as they are; derive a number "
+            "(e.g. months on book) or pass --drop"
+        )
     X, empty = _normalise_features(X)
     if X.shape[1] == 0:
         raise DataError(f"every feature column in {where} is empty")
@@ -630,6 +648,7 @@ def encode_target(column: pd.Series, target: str, positive: str | None) -> pd.Se
             f"({shown}{more}), expected two: default and non-default"
         )
     if positive is not None:
+        positive = str(positive)  # 1 and "1" both name the value read as 1
         as_text = column.astype(str)
         if positive not in set(as_text):
             raise DataError(
