@@ -334,6 +334,10 @@ def test_parse_monotone():
             "--monotone names text column(s) purpose",
         ),
         (["--model", "lgbm", "--monotone", "purpose"], "--monotone expects"),
+        (
+            ["--model", "lgbm", "--monotone", "age_in_years=1,age_in_years=-1"],
+            "--monotone names column 'age_in_years' twice",
+        ),
     ],
 )
 @pytest.mark.parametrize("command", ["train", "tune"])

@@ -212,6 +212,14 @@ def test_validate_refuses_data_without_the_models_columns(store, run_cli, tmp_pa
         "--tracking-uri", store,
     )  # fmt: skip
     assert bad_uri.code == 2 and "is not a registered model URI" in bad_uri.stderr
+    bad_threshold = run_cli(
+        "validate", "--model-uri", "models:/pd_model_v1/1", "--data", "german",
+        "--threshold", "2", "--tracking-uri", store,
+    )  # fmt: skip
+    assert bad_threshold.code == 2
+    assert "--threshold must lie strictly between 0 and 1, got 2.0" in (
+        bad_threshold.stderr
+    )
 
 
 @pytest.mark.parametrize(

@@ -160,6 +160,8 @@ def parse_monotone(text: str | None) -> dict[str, int] | None:
                 f"--monotone expects COLUMN=1, COLUMN=-1 or COLUMN=0 separated by "
                 f"commas, got '{part}'"
             )
+        if column.strip() in out:
+            raise ConfigError(f"--monotone names column '{column.strip()}' twice")
         out[column.strip()] = int(value)
     return out
 

@@ -16,7 +16,7 @@ import pandas as pd
 from pdflow import registry, reports, tracking, validation
 from pdflow.config import load_settings
 from pdflow.data import BUILTIN, check_seed, load_dataset
-from pdflow.errors import DataError
+from pdflow.errors import ConfigError, DataError
 from pdflow.metrics import evaluate
 from pdflow.ratings import MasterScale
 from pdflow.scoring import conform
@@ -69,6 +69,10 @@ def validate(
         Rating grades; from ``pdflow.toml`` by default.
     """
     check_seed(seed)
+    if not 0 < threshold < 1:
+        raise ConfigError(
+            f"--threshold must lie strictly between 0 and 1, got {threshold}"
+        )
     scale = master_scale or load_settings().master_scale
     client = tracking.connect(tracking_uri, create=False)
     mv = registry.resolve_version(client, model_uri)
