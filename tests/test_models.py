@@ -381,3 +381,14 @@ def test_missing_text_is_one_level_whether_none_or_nan(family):
     np.testing.assert_allclose(as_nan, as_none, rtol=0, atol=1e-12)
     np.testing.assert_allclose(as_str, as_none, rtol=0, atol=1e-12)
     assert as_none[missing].mean() > as_none[~missing].mean()  # a level of its own
+
+
+def test_scorecard_bins_of_text_read_as_their_categories(german):
+    # pandas' own string dtype gives optbinning Arrow arrays for category bins.
+    X = german.X.astype({"purpose": "str", "credit_history": "str"})
+    card = WoEScorecard().fit(X, german.y)
+    bins = pd.concat(
+        [card.scorecard_table()["bin"], card.binning_tables()["purpose"]["Bin"]]
+    )
+    assert not bins.str.contains("Array|dtype|Length").any()
+    assert "radio/television" in set(card.binning_tables()["purpose"]["Bin"])

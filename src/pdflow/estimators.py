@@ -281,7 +281,9 @@ class WoEScorecard(ClassifierMixin, BaseEstimator):
         tables = {}
         for name in self.binning_process_.variable_names:
             table = self.binning_process_.get_binned_variable(name).binning_table
-            tables[str(name)] = table.build().reset_index(names="row")
+            built = table.build().reset_index(names="row")
+            built["Bin"] = built["Bin"].map(_bin_label)
+            tables[str(name)] = built
         return tables
 
     def scorecard_table(self) -> pd.DataFrame:
@@ -315,8 +317,9 @@ class WoEScorecard(ClassifierMixin, BaseEstimator):
 
 
 def _bin_label(value) -> str:
-    if isinstance(value, list | np.ndarray):
-        return ", ".join(map(str, value))
+    """A bin as text: its interval, or its categories joined by commas."""
+    if not isinstance(value, str) and pd.api.types.is_list_like(value):
+        return ", ".join(map(str, list(value)))  # arrays of any kind, Arrow's too
     return str(value)
 
 
