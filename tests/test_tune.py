@@ -124,3 +124,26 @@ def test_the_readme_tuning_example_promotes_on_a_new_store(store, run_cli):
     assert payload["n_candidates"] == 12
     assert payload["promoted"] is True
     assert payload["best_params"]["min_samples_leaf"] in (5, 20)
+
+
+def test_failed_fits_are_one_warning_and_all_failing_one_error(store, run_cli, caplog):
+    grid = '{"min_iv": [0.02, 10]}'  # no German variable reaches an IV of 10
+    done = run_cli("tune", "--model", "scorecard", "--cv", "2", "--grid", grid,
+                   "--json", "--tracking-uri", store)  # fmt: skip
+    assert done.code == 0, done.stderr
+    assert "Traceback" not in done.stderr
+    assert (
+        "1 of 2 candidates failed to fit and are ranked last: no variable reaches "
+        "the scorecard's min_iv of 10"
+    ) in caplog.text
+    assert '"model_version": 1' in done.stdout
+
+    done = run_cli("tune", "--model", "scorecard", "--cv", "2", "--grid",
+                   '{"min_iv": [10, 20]}', "--tracking-uri", store)  # fmt: skip
+    assert done.code == 2
+    assert done.stderr.splitlines() == [
+        "pdflow: error: every one of the 4 fits of the grid failed: no variable "
+        "reaches the scorecard's min_iv of 10"
+    ]
+    versions = MlflowClient(store).search_model_versions("name = 'pd_model_v1'")
+    assert len(versions) == 1

@@ -10,7 +10,9 @@ from __future__ import annotations
 import json
 import logging
 import math
+import re
 import time
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, fields
 from importlib import metadata
@@ -22,14 +24,20 @@ import pandas as pd
 from mlflow.entities import Metric, Param
 from mlflow.models import ModelSignature
 from mlflow.types import ColSpec, ParamSchema, ParamSpec, Schema
+from sklearn.exceptions import FitFailedWarning
 from sklearn.metrics import roc_auc_score
-from sklearn.model_selection import GridSearchCV, StratifiedKFold, train_test_split
+from sklearn.model_selection import (
+    GridSearchCV,
+    ParameterGrid,
+    StratifiedKFold,
+    train_test_split,
+)
 from sklearn.pipeline import Pipeline
 
 from pdflow import flavor, plots, promotion, registry, reports, tracking, validation
 from pdflow.config import GateConfig, load_settings
 from pdflow.data import LOANBOOK_DEFAULT_RATE, Dataset, check_seed, load_dataset
-from pdflow.errors import ConfigError, DataError, PromotionBlocked
+from pdflow.errors import ConfigError, DataError, PromotionBlocked, first_line
 from pdflow.estimators import CalibratedPD
 from pdflow.metrics import evaluate
 from pdflow.models import (
@@ -303,7 +311,7 @@ def tune(
         refit=True,
     )
     started = time.perf_counter()
-    search.fit(split.X_train, split.y_train)
+    _search(search, split, len(ParameterGrid(search.param_grid)) * cv)
     final = search.best_estimator_
     if _calibrating(opts):
         final = _calibrated(final, opts).fit(split.X_train, split.y_train)
@@ -338,6 +346,46 @@ def tune(
     result.best_cv_roc_auc = float(search.best_score_)
     result.n_candidates = len(search.cv_results_["params"])
     return result
+
+
+def _search(search: GridSearchCV, split: Split, n_fits: int) -> None:
+    """Fit the grid search; failed fits are one warning, all failing an error.
+
+    scikit-learn reports a candidate whose fit raised with the whole traceback
+    and, when every fit fails, with all of them; pdflow says how many failed
+    and the first reason, in one line.
+    """
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", FitFailedWarning)
+        try:
+            search.fit(split.X_train, split.y_train)
+        except ValueError as exc:
+            if "fits failed" not in str(exc):
+                raise
+            raise ConfigError(
+                f"every one of the {n_fits} fits of the grid failed: "
+                f"{_fit_failure(str(exc))}"
+            ) from None
+    for w in caught:
+        if issubclass(w.category, FitFailedWarning):
+            failed = int(np.isnan(search.cv_results_["mean_test_score"]).sum())
+            logger.warning(
+                "%d of %d candidates failed to fit and are ranked last: %s",
+                failed,
+                len(search.cv_results_["params"]),
+                _fit_failure(str(w.message)),
+            )
+        elif "test scores are non-finite" not in str(w.message):  # said above
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+
+
+def _fit_failure(text: str) -> str:
+    """The first 'SomeError: why' line of scikit-learn's report of failed fits."""
+    for line in text.splitlines():
+        found = re.match(r"\s*(\w+(?:Error|Exception)): (.+)", line)
+        if found:
+            return found.group(2).strip()
+    return first_line(text)
 
 
 def _prepare(opts: _Options) -> tuple[Dataset, Split]:
