@@ -129,6 +129,17 @@ def test_settings_file_sets_gate_and_grades_and_flags_override(tmp_path, monkeyp
         ("[gate]\nmax_psi = -1\n", "gate max_psi must be 0 or more, got -1"),
         ("[gate\n", "is not valid TOML"),
         ("[master_scale]\nbounds = [0.1, 0.5]\n", r"must cover \[0, 1\]"),
+        ("[gate]\nmin_hl_pvalue = true\n", "gate min_hl_pvalue must lie in .* True"),
+        ("[gate]\nmin_auc = 'high'\n", "pdflow.toml': gate min_auc must lie in"),
+        (
+            '[master_scale]\nbounds = "0.01,1"\n',
+            r"pdflow.toml': \[master_scale\] bounds must be a list of numbers, "
+            "got '0.01,1'",
+        ),
+        (
+            "[master_scale]\nbounds = [0.5, 1]\nlabels = [1, 2]\n",
+            "labels must be a list of texts, got",
+        ),
     ],
 )
 def test_bad_settings_files_are_refused(tmp_path, text, message):

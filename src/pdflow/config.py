@@ -28,6 +28,10 @@ from pdflow.ratings import MasterScale
 CONFIG_FILE = "pdflow.toml"
 
 
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
 @dataclass(frozen=True)
 class GateConfig:
     """Thresholds of the promotion gate.
@@ -53,11 +57,11 @@ class GateConfig:
     def __post_init__(self) -> None:
         for name in ("min_auc", "min_hl_pvalue"):
             value = getattr(self, name)
-            if not isinstance(value, int | float) or not 0 <= value <= 1:
+            if not _is_number(value) or not 0 <= value <= 1:
                 raise ConfigError(f"gate {name} must lie in [0, 1], got {value!r}")
         for name in ("max_auc_drop", "max_psi"):
             value = getattr(self, name)
-            if not isinstance(value, int | float) or value < 0:
+            if not _is_number(value) or value < 0:
                 raise ConfigError(f"gate {name} must be 0 or more, got {value!r}")
 
     def with_overrides(self, **values: float | None) -> GateConfig:
@@ -99,11 +103,24 @@ def load_settings(path: str | Path | None = None) -> Settings:
     scale = _table(
         path, "master_scale", raw.get("master_scale", {}), {"bounds", "labels"}
     )
-    return Settings(
-        gate=GateConfig(**gate),
-        master_scale=MasterScale(**_tuples(scale)) if scale else MasterScale(),
-        path=str(path),
-    )
+    for key, kind, ok in (
+        ("bounds", "numbers", _is_number),
+        ("labels", "texts", lambda v: isinstance(v, str)),
+    ):
+        value = scale.get(key, [])
+        if not isinstance(value, list) or not all(map(ok, value)):
+            raise ConfigError(
+                f"config file '{path}': [master_scale] {key} must be a list of "
+                f"{kind}, got {value!r}"
+            )
+    try:
+        return Settings(
+            gate=GateConfig(**gate),
+            master_scale=MasterScale(**_tuples(scale)) if scale else MasterScale(),
+            path=str(path),
+        )
+    except ConfigError as exc:
+        raise ConfigError(f"config file '{path}': {exc}") from None
 
 
 def parse_grades(text: str | None, base: MasterScale) -> MasterScale:
