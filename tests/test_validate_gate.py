@@ -171,15 +171,19 @@ def test_validate_runs_the_suite_on_a_version_as_its_own_run(store, run_cli, cap
     assert tags["pdflow.last_validation_report"] == out["report_uri"]
 
 
-def test_validate_takes_the_versions_target_for_a_file(store, run_cli, tmp_path):
+def test_validate_takes_the_versions_target_for_a_file(
+    store, run_cli, tmp_path, caplog
+):
     run_cli("train", *FAST, "--tracking-uri", store)
     shipped = resources.files("pdflow") / "datasets" / "german_credit.csv"
     path = tmp_path / "german.csv"
-    path.write_bytes(shipped.read_bytes())  # target creditability, event "bad"
+    german = pd.read_csv(shipped)  # target creditability, event "bad"
+    german.assign(loan_id=range(len(german))).to_csv(path, index=False)
     done = run_cli("validate", "--model-uri", "models:/pd_model_v1/1", "--data",
                    str(path), "--json", "--tracking-uri", store)  # fmt: skip
     assert done.code == 0, done.stderr
     assert json.loads(done.stdout)["metrics"]["default_rate"] == pytest.approx(0.3)
+    assert "loan_id" not in caplog.text  # not a feature of the version: no warning
 
 
 def test_validate_refuses_data_without_the_models_columns(store, run_cli, tmp_path):

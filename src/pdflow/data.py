@@ -394,6 +394,7 @@ def load_dataset(
     seed: int = 42,
     drop: list[str] | None = None,
     default_rate: float | None = None,
+    features_warned: bool = True,
 ) -> Dataset:
     """Read and validate a loan table.
 
@@ -416,6 +417,9 @@ def load_dataset(
         ``true_pd`` column is kept aside as the known true PD.
     default_rate : float, optional
         Mean true PD of a loan book (default 8 %); only for ``"loanbook"``.
+    features_warned : bool
+        Warn about columns that look like a loan id or a true PD and would be
+        used as features; off where a model's own feature list decides.
 
     Returns
     -------
@@ -477,7 +481,9 @@ def load_dataset(
         raise ConfigError(
             f"--default-rate only applies to --data loanbook, not to '{where}'"
         )
-    return _validate(raw, target, positive, name, where, digest, drop or [])
+    return _validate(
+        raw, target, positive, name, where, digest, drop or [], features_warned
+    )
 
 
 def read_table(path: Path) -> pd.DataFrame:
@@ -535,6 +541,7 @@ def _validate(
     where: str,
     digest: str,
     drop: list[str],
+    features_warned: bool = True,
 ) -> Dataset:
     if target not in raw.columns:
         shown = ", ".join(map(str, raw.columns[:8]))
@@ -553,7 +560,7 @@ def _validate(
     X = raw.drop(columns=[target, *drop])
     if X.shape[1] == 0:
         raise DataError(f"{where} has no feature columns besides the target '{target}'")
-    if TRUE_PD in X.columns:
+    if features_warned and TRUE_PD in X.columns:
         logger.warning(
             "column '%s' of %s looks like a known true PD and is used as a feature; "
             "pass --drop %s to keep it out",
@@ -577,7 +584,7 @@ def _validate(
     if X.shape[1] == 0:
         raise DataError(f"every feature column in {where} is empty")
     _refuse_unusable_numbers(X, where)
-    for column in _id_like(X):
+    for column in _id_like(X) if features_warned else []:
         logger.warning(
             "column '%s' of %s holds a different whole number or text on every "
             "row, like a loan id, and is used as a feature; pass --drop %s if it "

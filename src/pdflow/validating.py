@@ -91,6 +91,7 @@ def validate(
         seed=seed,
         drop=drop,
         default_rate=default_rate,
+        features_warned=False,  # the version's own features are used, no others
     )
     model = registry.load_sklearn(model_uri)
     reference = tracking.load_frame(client, mv.run_id, tracking.TRAIN_SAMPLE_ARTIFACT)
