@@ -257,3 +257,11 @@ def test_version(run_cli):
         done.stdout.strip()
         == f"pdflow {pdflow.__version__} (MLflow {mlflow.__version__})"
     )
+
+
+def test_a_file_that_cannot_be_written_is_named_in_one_line(run_cli):
+    done = run_cli("data", "synthetic", "--rows", "100", "--out", "/proc/nope/x.csv")
+    assert done.code == 1
+    assert done.stderr.splitlines() == [
+        "pdflow: error: cannot use '/proc/nope': No such file or directory"
+    ]

@@ -1204,6 +1204,12 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         err.print("pdflow: interrupted")
         code = 130
+    except OSError as exc:  # a file that could not be read or written
+        if exc.filename is not None and exc.strerror:
+            _fail(f"cannot use '{exc.filename}': {exc.strerror}", show_traceback)
+        else:
+            _fail(f"{type(exc).__name__}: {first_line(exc)}", show_traceback)
+        code = ExitCode.ERROR
     except Exception as exc:  # unexpected: still one line unless asked
         _fail(f"{type(exc).__name__}: {first_line(exc)}", show_traceback)
         code = ExitCode.ERROR
