@@ -65,7 +65,7 @@ def unusable_columns(X: pd.DataFrame) -> dict[str, str]:
         if values.isna().all():
             reasons[column] = "every value is missing"
         elif values.nunique(dropna=True) < 2:
-            shown = values.dropna().iloc[0]
+            shown = values.dropna().tolist()[0]  # a plain value: 1.0, not np.float64
             reasons[column] = f"a single value ({shown!r}) on every non-missing row"
     return reasons
 
