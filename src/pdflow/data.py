@@ -86,6 +86,11 @@ class Dataset:
         return float(self.y.mean())
 
 
+def builtin_name(source) -> str | None:
+    """``source`` when it names built-in data (german, synthetic, loanbook)."""
+    return source if isinstance(source, str) and source in BUILTIN else None
+
+
 def check_seed(seed) -> None:
     """Refuse a seed that NumPy and scikit-learn would not take."""
     if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**32:
@@ -476,8 +481,7 @@ def load_dataset(
         digest = file_digest(path)
         target = target or SYNTHETIC_TARGET
         name, where = path.stem, str(path.resolve())
-    is_loanbook = isinstance(source, str) and source == "loanbook"
-    if default_rate is not None and not is_loanbook:
+    if default_rate is not None and builtin_name(source) != "loanbook":
         raise ConfigError(
             f"--default-rate only applies to --data loanbook, not to '{where}'"
         )
@@ -541,7 +545,7 @@ def _validate(
     where: str,
     digest: str,
     drop: list[str],
-    features_warned: bool = True,
+    features_warned: bool,
 ) -> Dataset:
     if target not in raw.columns:
         shown = ", ".join(map(str, raw.columns[:8]))

@@ -36,7 +36,13 @@ from sklearn.pipeline import Pipeline
 
 from pdflow import flavor, plots, promotion, registry, reports, tracking, validation
 from pdflow.config import GateConfig, load_settings
-from pdflow.data import LOANBOOK_DEFAULT_RATE, Dataset, check_seed, load_dataset
+from pdflow.data import (
+    LOANBOOK_DEFAULT_RATE,
+    Dataset,
+    builtin_name,
+    check_seed,
+    load_dataset,
+)
 from pdflow.errors import ConfigError, DataError, PromotionBlocked, first_line
 from pdflow.estimators import CalibratedPD
 from pdflow.metrics import evaluate
@@ -311,7 +317,7 @@ def tune(
         refit=True,
     )
     started = time.perf_counter()
-    _search(search, split, len(ParameterGrid(search.param_grid)) * cv)
+    _search(search, split)
     final = search.best_estimator_
     if _calibrating(opts):
         final = _calibrated(final, opts).fit(split.X_train, split.y_train)
@@ -348,7 +354,7 @@ def tune(
     return result
 
 
-def _search(search: GridSearchCV, split: Split, n_fits: int) -> None:
+def _search(search: GridSearchCV, split: Split) -> None:
     """Fit the grid search; failed fits are one warning, all failing an error.
 
     scikit-learn reports a candidate whose fit raised with the whole traceback
@@ -362,20 +368,23 @@ def _search(search: GridSearchCV, split: Split, n_fits: int) -> None:
         except ValueError as exc:
             if "fits failed" not in str(exc):
                 raise
+            n_fits = len(ParameterGrid(search.param_grid)) * search.cv.get_n_splits()
             raise ConfigError(
                 f"every one of the {n_fits} fits of the grid failed: "
                 f"{_fit_failure(str(exc))}"
             ) from None
+    failures = [w for w in caught if issubclass(w.category, FitFailedWarning)]
+    if failures:
+        scores = search.cv_results_["mean_test_score"]
+        logger.warning(
+            "%d of %d candidates failed to fit and are ranked last: %s",
+            int(np.isnan(scores).sum()),
+            len(scores),
+            _fit_failure(str(failures[0].message)),
+        )
     for w in caught:
-        if issubclass(w.category, FitFailedWarning):
-            failed = int(np.isnan(search.cv_results_["mean_test_score"]).sum())
-            logger.warning(
-                "%d of %d candidates failed to fit and are ranked last: %s",
-                failed,
-                len(search.cv_results_["params"]),
-                _fit_failure(str(w.message)),
-            )
-        elif "test scores are non-finite" not in str(w.message):  # said above
+        said = failures and "test scores are non-finite" in str(w.message)
+        if not issubclass(w.category, FitFailedWarning) and not said:
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
 
 
@@ -693,7 +702,7 @@ def _run_params(opts, family, dataset, split, params) -> dict[str, Any]:
     )
     if opts.central_tendency is not None:
         out["central_tendency"] = opts.central_tendency
-    builtin = opts.data if isinstance(opts.data, str) else None
+    builtin = builtin_name(opts.data)
     if builtin in ("synthetic", "loanbook"):
         out["rows"] = opts.rows
     if builtin == "loanbook":

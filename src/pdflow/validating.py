@@ -15,7 +15,7 @@ import pandas as pd
 
 from pdflow import registry, reports, tracking, validation
 from pdflow.config import load_settings
-from pdflow.data import BUILTIN, check_seed, load_dataset
+from pdflow.data import builtin_name, check_seed, load_dataset
 from pdflow.errors import ConfigError, DataError
 from pdflow.metrics import evaluate
 from pdflow.ratings import MasterScale
@@ -78,8 +78,8 @@ def validate(
     mv = registry.resolve_version(client, model_uri)
     trained = client.get_run(mv.run_id).data.params
     ref_target = trained["target"]
-    builtin = isinstance(data, str) and data in BUILTIN  # these know their target
-    if target is None and not builtin:  # the version's own target and event
+    # Built-in data knows its target; a file or frame takes the version's own.
+    if target is None and builtin_name(data) is None:
         target = ref_target
         if positive is None and trained.get("positive") not in (None, "None"):
             positive = trained["positive"]
